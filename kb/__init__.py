@@ -1,0 +1,42 @@
+"""kb: a self-hosted knowledge base for news feeds, with cited answers."""
+
+import logging
+
+from kb.answer import Answer, Citation
+from kb.article import Article
+from kb.config import Settings
+from kb.errors import (
+    BlockedHostError,
+    ConfigError,
+    EmbedderError,
+    FeedError,
+    FetchError,
+    KBError,
+    ModelMismatchError,
+    StoreError,
+)
+from kb.ingest import FeedResult, IngestReport
+from kb.knowledge_base import KnowledgeBase, Stats
+from kb.search import Hit
+
+__all__ = [
+    "Answer",
+    "Article",
+    "BlockedHostError",
+    "Citation",
+    "ConfigError",
+    "EmbedderError",
+    "FeedError",
+    "FeedResult",
+    "FetchError",
+    "Hit",
+    "IngestReport",
+    "KBError",
+    "KnowledgeBase",
+    "ModelMismatchError",
+    "Settings",
+    "Stats",
+    "StoreError",
+]
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -1,0 +1,118 @@
+"""Extractive answers: the sentences that best answer a question, with [n] citations; pure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from kb.chunk import split_sentences
+from kb.language import STOPWORDS
+from kb.search import Hit
+
+NO_ANSWER = "The knowledge base holds no good answer to this question."
+#: Weight of the share of the question's content words a sentence contains.
+LEXICAL_WEIGHT = 0.2
+#: A second or third sentence joins the answer only if it scores this close to the best.
+SENTENCE_MARGIN = 0.12
+MIN_SENTENCE_WORDS = 4
+_TERM = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered source of an answer; highlight is the (start, end) of the quoted sentence
+    within passage, or None."""
+
+    n: int
+    url: str
+    title: str
+    published: datetime | None
+    feed: str
+    passage: str
+    score: float
+    highlight: tuple[int, int] | None = None
+    chunk_id: str = ""
+
+    @property
+    def sentence(self) -> str:
+        """The highlighted sentence, or ''."""
+        return self.passage[self.highlight[0] : self.highlight[1]] if self.highlight else ""
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An answer: text with [n] markers, its citations, and whether the evidence is strong."""
+
+    question: str
+    text: str
+    citations: list[Citation]
+    confident: bool
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A candidate sentence: which hit it is in, where, and how well it answers."""
+
+    hit: int
+    start: int
+    end: int
+    score: float = 0.0
+
+
+def candidate_sentences(hits: Sequence[Hit]) -> list[Sentence]:
+    """Every sentence of the hits long enough to answer something."""
+    found = []
+    for i, hit in enumerate(hits):
+        for start, end in split_sentences(hit.text):
+            if len(hit.text[start:end].split()) >= MIN_SENTENCE_WORDS:
+                found.append(Sentence(i, start, end))
+    return found
+
+
+def content_terms(text: str) -> set[str]:
+    """Lower-cased words of text that are not function or question words."""
+    return {t for t in (w.lower() for w in _TERM.findall(text)) if t not in STOPWORDS}
+
+
+def score_sentence(question_terms: set[str], sentence: str, similarity: float) -> float:
+    """Semantic similarity plus a bonus for sharing the question's content words."""
+    if not question_terms:
+        return similarity
+    shared = len(question_terms & content_terms(sentence)) / len(question_terms)
+    return similarity + LEXICAL_WEIGHT * shared
+
+
+def compose_answer(
+    question: str,
+    hits: Sequence[Hit],
+    sentences: Sequence[Sentence],
+    *,
+    confident: bool,
+    max_sentences: int = 3,
+) -> Answer:
+    """The answer text from the best sentence of up to max_sentences hits, and the citations."""
+    best_in_hit: dict[int, Sentence] = {}
+    for sentence in sorted(sentences, key=lambda s: -s.score):
+        best_in_hit.setdefault(sentence.hit, sentence)
+    citations = [
+        Citation(
+            n=i + 1,
+            url=h.url,
+            title=h.title,
+            published=h.published,
+            feed=h.feed,
+            passage=h.text,
+            score=h.score,
+            chunk_id=h.chunk_id,
+            highlight=((best_in_hit[i].start, best_in_hit[i].end) if i in best_in_hit else None),
+        )
+        for i, h in enumerate(hits)
+    ]
+    if not confident or not best_in_hit:
+        return Answer(question=question, text=NO_ANSWER, citations=citations, confident=False)
+    ranked = sorted(best_in_hit.values(), key=lambda s: -s.score)
+    chosen = [s for s in ranked[:max_sentences] if s.score >= ranked[0].score - SENTENCE_MARGIN]
+    text = " ".join(f"{hits[s.hit].text[s.start : s.end]} [{s.hit + 1}]" for s in chosen)
+    return Answer(question=question, text=text, citations=citations, confident=True)

@@ -1,0 +1,98 @@
+"""A feed item plus (maybe) its page -> the Article to store; picks the text source; pure."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from kb.extract import PageText, clean_line, html_to_text, is_truncated, strip_truncation
+from kb.feeds import FeedItem
+from kb.language import detect_language, normalize_language
+
+#: A page must hold at least this share of the feed's full text to be preferred over it.
+PAGE_OVER_FULL_FEED = 0.8
+
+
+@dataclass(frozen=True)
+class Article:
+    """One article ready to chunk: clean text plus the metadata citations show."""
+
+    url: str
+    guid: str
+    title: str
+    text: str
+    source: str  # "page" or "feed"
+    feed: str
+    feed_url: str
+    published: datetime | None
+    published_from: str  # "feed", "page" or "" (unknown)
+    author: str
+    categories: tuple[str, ...]
+    language: str
+
+
+def feed_text(item: FeedItem) -> tuple[str, bool]:
+    """The item's own text (content:encoded, else summary) and whether it is a cut excerpt."""
+    content = html_to_text(item.content_html)
+    summary = html_to_text(item.summary_html)
+    text = content if len(content) >= len(summary) else summary
+    truncated = is_truncated(text)
+    return (strip_truncation(text) if truncated else text), truncated
+
+
+def choose_text(page: PageText | None, feed: str, feed_truncated: bool) -> tuple[str, str]:
+    """(text, source): whichever of page and feed holds the article.
+
+    A failed or paywalled page leaves the feed's text; a cut excerpt loses to any real page;
+    a full feed body loses only to a page at least nearly as long (the page has it all)."""
+    page_text = page.text if page else ""
+    if not page_text:
+        return feed, "feed"
+    if not feed:
+        return page_text, "page"
+    if feed_truncated:
+        return (page_text, "page") if len(page_text) >= len(feed) else (feed, "feed")
+    if len(page_text) >= PAGE_OVER_FULL_FEED * len(feed):
+        return page_text, "page"
+    return feed, "feed"
+
+
+def compose_article(
+    item: FeedItem, page: PageText | None, *, url: str, feed: str, feed_url: str
+) -> Article | None:
+    """The Article for an item, or None when neither page nor feed holds any text."""
+    text_from_feed, truncated = feed_text(item)
+    text, source = choose_text(page, text_from_feed, truncated)
+    if not text.strip():
+        return None
+    title = clean_line(item.title) or (page.title if page else "") or _first_words(text)
+    published, published_from = item.published, "feed"
+    if published is None and page and page.published:
+        published, published_from = page.published, "page"
+    elif published is None:
+        published_from = ""
+    language = (
+        detect_language(text)
+        or normalize_language(page.language if page else "")
+        or normalize_language(item.language)
+    )
+    categories = item.categories or (page.categories if page else ())
+    return Article(
+        url=url,
+        guid=item.guid,
+        title=title,
+        text=text,
+        source=source,
+        feed=feed,
+        feed_url=feed_url,
+        published=published,
+        published_from=published_from,
+        author=item.author or (page.author if page else ""),
+        categories=tuple(categories),
+        language=language,
+    )
+
+
+def _first_words(text: str, n: int = 12) -> str:
+    words = text.split()
+    return " ".join(words[:n]) + (" …" if len(words) > n else "")

@@ -1,0 +1,222 @@
+"""The catalog beside the vector store: feeds, articles and a lexical (FTS5/BM25) passage index.
+
+SQLite in the index directory, WAL mode so searches keep working while an ingest writes. An
+article row is marked pending before its passages change and completed after, so a crash in
+between is repaired by the next ingest instead of leaving stale or missing passages.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kb.errors import StoreError
+from kb.language import STOPWORDS
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS feeds (
+    url TEXT PRIMARY KEY, title TEXT, last_attempt TEXT, last_success TEXT, last_error TEXT,
+    item_count INTEGER DEFAULT 0);
+CREATE TABLE IF NOT EXISTS articles (
+    article_id TEXT PRIMARY KEY, url TEXT NOT NULL, guid TEXT, feed TEXT, title TEXT,
+    published TEXT, author TEXT, categories TEXT, language TEXT, source TEXT,
+    content_hash TEXT, item_fingerprint TEXT, fetched_at TEXT, passages INTEGER DEFAULT 0,
+    state TEXT NOT NULL DEFAULT 'pending', failure TEXT);
+CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
+    chunk_id UNINDEXED, article_id UNINDEXED, title, text,
+    tokenize = 'unicode61 remove_diacritics 2');
+"""
+_TERM = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """What the catalog knows about one stored article."""
+
+    article_id: str
+    url: str
+    feed: str
+    title: str
+    content_hash: str
+    item_fingerprint: str
+    state: str
+    passages: int
+
+
+@dataclass(frozen=True)
+class FeedRecord:
+    """A feed's last outcome."""
+
+    url: str
+    title: str
+    last_success: str | None
+    last_error: str | None
+    item_count: int
+
+
+class Catalog:
+    """SQLite catalog; safe to share between threads (one connection behind a lock)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(
+                path, check_same_thread=False, timeout=30.0, isolation_level=None
+            )
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open the catalog {path}: {exc}") from exc
+        self._lock = threading.RLock()
+
+    def close(self) -> None:
+        """Close the connection."""
+        self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One atomic write: everything inside commits together or not at all."""
+        with self._lock:
+            try:
+                self._db.execute("BEGIN IMMEDIATE")
+                yield self._db
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    # --- meta -------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        """A stored setting such as the embedding model or the last refresh time."""
+        row = self._query("SELECT value FROM meta WHERE key = ?", (key,))
+        return str(row[0][0]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        """Store a setting."""
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
+
+    # --- feeds ------------------------------------------------------------------------------
+    def record_feed(
+        self, url: str, *, title: str = "", error: str | None = None, item_count: int = 0
+    ) -> None:
+        """Remember a feed's latest outcome; a failure keeps the last success time."""
+        now = utc_now()
+        with self.transaction() as db:
+            db.execute("INSERT OR IGNORE INTO feeds (url) VALUES (?)", (url,))
+            if error is None:
+                db.execute(
+                    "UPDATE feeds SET title = ?, last_attempt = ?, last_success = ?, "
+                    "last_error = NULL, item_count = ? WHERE url = ?",
+                    (title, now, now, item_count, url),
+                )
+            else:
+                db.execute(
+                    "UPDATE feeds SET last_attempt = ?, last_error = ? WHERE url = ?",
+                    (now, error, url),
+                )
+
+    def feeds(self) -> list[FeedRecord]:
+        """Every feed ever read, by URL."""
+        rows = self._query(
+            "SELECT url, title, last_success, last_error, item_count FROM feeds ORDER BY url"
+        )
+        return [FeedRecord(r[0], r[1] or "", r[2], r[3], int(r[4] or 0)) for r in rows]
+
+    # --- articles ---------------------------------------------------------------------------
+    def article(self, article_id: str) -> ArticleRecord | None:
+        """The catalog row of one article, or None."""
+        rows = self._query(
+            "SELECT article_id, url, feed, title, content_hash, item_fingerprint, "
+            "state, passages FROM articles WHERE article_id = ?",
+            (article_id,),
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return ArticleRecord(
+            r[0], r[1], r[2] or "", r[3] or "", r[4] or "", r[5] or "", r[6], int(r[7] or 0)
+        )
+
+    def mark_pending(self, article_id: str, url: str) -> None:
+        """Flag an article whose passages are about to change (crash recovery marker)."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO articles (article_id, url) VALUES (?, ?)", (article_id, url)
+            )
+            db.execute("UPDATE articles SET state = 'pending' WHERE article_id = ?", (article_id,))
+
+    def complete_article(
+        self, row: dict[str, object], passages: Sequence[tuple[str, str, str]]
+    ) -> None:
+        """Record an article as stored, with its passages (chunk_id, title, text) for BM25."""
+        columns = [*row.keys(), "state"]
+        values = [*row.values(), "stored"]
+        with self.transaction() as db:
+            db.execute(
+                f"INSERT OR REPLACE INTO articles ({', '.join(columns)}) "  # noqa: S608
+                f"VALUES ({', '.join('?' * len(columns))})",
+                values,
+            )
+            db.execute("DELETE FROM passages_fts WHERE article_id = ?", (row["article_id"],))
+            db.executemany(
+                "INSERT INTO passages_fts (chunk_id, article_id, title, text) VALUES (?, ?, ?, ?)",
+                [(cid, row["article_id"], title, text) for cid, title, text in passages],
+            )
+
+    def counts(self) -> tuple[int, int, int]:
+        """(stored articles, their passages, feeds read successfully at least once)."""
+        articles, passages = self._query(
+            "SELECT COUNT(*), COALESCE(SUM(passages), 0) FROM articles WHERE state = 'stored'"
+        )[0]
+        feeds = self._query("SELECT COUNT(*) FROM feeds WHERE last_success IS NOT NULL")[0][0]
+        return int(articles), int(passages), int(feeds)
+
+    # --- lexical search ---------------------------------------------------------------------
+    def search_lexical(self, query: str, *, limit: int) -> list[tuple[str, float]]:
+        """(chunk_id, bm25 score, higher is better) of passages matching the query's terms."""
+        match = fts_query(query)
+        if not match:
+            return []
+        try:
+            rows = self._query(
+                "SELECT chunk_id, -bm25(passages_fts, 0.0, 0.0, 0.6, 1.0) AS score "
+                "FROM passages_fts WHERE passages_fts MATCH ? ORDER BY score DESC LIMIT ?",
+                (match, limit),
+            )
+        except StoreError:
+            logger.warning("lexical search failed for %r", query)
+            return []
+        return [(str(r[0]), float(r[1])) for r in rows]
+
+    def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+        with self._lock:
+            try:
+                return list(self._db.execute(sql, params).fetchall())
+            except sqlite3.Error as exc:
+                raise StoreError(f"catalog query failed: {exc}") from exc
+
+
+def fts_query(text: str) -> str:
+    """An FTS5 MATCH expression: the query's content words, quoted, OR-ed (no syntax leaks)."""
+    terms = [t.lower() for t in _TERM.findall(text)]
+    content = [t for t in terms if t not in STOPWORDS and len(t) > 1] or terms
+    unique = list(dict.fromkeys(content))[:32]
+    return " OR ".join(f'"{t}"' for t in unique)
+
+
+def utc_now() -> str:
+    """The current time as an ISO string in UTC, to the second."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat()

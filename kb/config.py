@@ -1,0 +1,87 @@
+"""Settings for kb, read once from KB_* environment variables; nothing else reads os.environ."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from kb.errors import ConfigError
+
+DEFAULT_MODEL = "all-MiniLM-L6-v2"
+DEFAULT_INDEX_DIR = "index_store"
+USER_AGENT = "kb/0.1 (+https://github.com/kb-news/kb; self-hosted news knowledge base)"
+
+#: The feeds a fresh install reads: T21's live feeds, plus the bundled sample (see sample_feeds/).
+DEFAULT_FEEDS: tuple[str, ...] = (
+    "https://t21.us/feed/",
+    "https://t21.us/tag/export-manufacturing-industry/feed/",
+)
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable; build with Settings.from_env() and override with replace()."""
+
+    index_dir: Path = Path(DEFAULT_INDEX_DIR)
+    model: str = DEFAULT_MODEL
+    allow_private_hosts: bool = False
+    chroma_url: str | None = None
+    user_agent: str = USER_AGENT
+    connect_timeout: float = 5.0
+    read_timeout: float = 15.0
+    max_page_bytes: int = 5 * 1024 * 1024
+    max_feed_bytes: int = 20 * 1024 * 1024
+    max_redirects: int = 5
+    fetch_workers: int = 8
+    per_host_connections: int = 2
+
+    def __post_init__(self) -> None:
+        # Accept str paths from callers; everything inside works with Path.
+        object.__setattr__(self, "index_dir", Path(self.index_dir))
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
+        """Settings from KB_* variables (KB_INDEX_DIR, KB_MODEL, KB_ALLOW_PRIVATE_HOSTS, ...)."""
+        env = os.environ if env is None else env
+        values: dict[str, object] = {}
+        if env.get("KB_INDEX_DIR"):
+            values["index_dir"] = Path(env["KB_INDEX_DIR"])
+        if env.get("KB_MODEL"):
+            values["model"] = env["KB_MODEL"]
+        if "KB_ALLOW_PRIVATE_HOSTS" in env:
+            values["allow_private_hosts"] = parse_bool("KB_ALLOW_PRIVATE_HOSTS", env)
+        if env.get("KB_CHROMA_URL"):
+            values["chroma_url"] = env["KB_CHROMA_URL"]
+        for name, attr in (
+            ("KB_CONNECT_TIMEOUT", "connect_timeout"),
+            ("KB_READ_TIMEOUT", "read_timeout"),
+        ):
+            if env.get(name):
+                values[attr] = _parse_float(name, env[name])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return replace(cls(), **values)  # type: ignore[arg-type]
+
+
+def parse_bool(name: str, env: Mapping[str, str]) -> bool:
+    """Read a yes/no variable strictly, so a typo is an error rather than a silent False."""
+    value = env.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    raise ConfigError(f"{name} must be 1/0, true/false or yes/no, not {value!r}")
+
+
+def _parse_float(name: str, value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, not {value!r}") from None
+    if number <= 0:
+        raise ConfigError(f"{name} must be positive, not {value!r}")
+    return number

@@ -1,0 +1,246 @@
+"""The facade app.py, scripts and users call: open a knowledge base, ingest, search, ask."""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import datetime
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from kb.answer import (
+    Answer,
+    Sentence,
+    candidate_sentences,
+    compose_answer,
+    content_terms,
+    score_sentence,
+)
+from kb.catalog import Catalog, FeedRecord
+from kb.config import DEFAULT_FEEDS, Settings
+from kb.embed import Embedder, SentenceTransformerEmbedder
+from kb.errors import KBError, ModelMismatchError
+from kb.fetch import Fetcher
+from kb.ingest import Ingestor, IngestReport, Progress
+from kb.search import Hit, diversify, hit_from, rrf_fuse
+from kb.store import ChromaStore
+
+logger = logging.getLogger(__name__)
+
+FEEDS_FILE = "feeds.txt"
+#: Best-passage cosine similarity below which an answer is declared not confident.
+CONFIDENCE_THRESHOLD = 0.40
+CANDIDATES = 50
+
+
+@dataclass(frozen=True)
+class Stats:
+    """The size and freshness of a knowledge base."""
+
+    articles: int
+    passages: int
+    feeds: int
+    last_refresh: datetime | None
+    failed_feeds: tuple[FeedRecord, ...] = ()
+
+
+def sample_feeds() -> list[str]:
+    """The bundled real feed files, so a fresh install has something to ask about offline."""
+    folder = resources.files("kb") / "sample_feeds"
+    return sorted(
+        str(Path(str(folder / name.name)))
+        for name in folder.iterdir()
+        if name.name.endswith(".xml")
+    )
+
+
+def default_feeds() -> list[str]:
+    """T21's live feeds plus the bundled sample."""
+    return [*DEFAULT_FEEDS, *sample_feeds()]
+
+
+class KnowledgeBase:
+    """A knowledge base in an index directory (or on a Chroma server)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        embedder: Embedder | None = None,
+        store: ChromaStore | None = None,
+        catalog: Catalog | None = None,
+        fetcher: Fetcher | None = None,
+    ) -> None:
+        self.settings = settings
+        self._embedder = embedder
+        self.catalog = catalog or Catalog(settings.index_dir / "catalog.sqlite3")
+        model = embedder.name if embedder else settings.model
+        recorded = self.catalog.get_meta("model")
+        if recorded and recorded != model:
+            raise ModelMismatchError(
+                f"this index was built with embedding model {recorded!r}, not {model!r}: "
+                f"use KB_MODEL={recorded} or a new index directory"
+            )
+        self.store = store or ChromaStore(settings.index_dir, model=model, url=settings.chroma_url)
+        self._fetcher = fetcher
+
+    @classmethod
+    def open(
+        cls,
+        index_dir: str | os.PathLike[str] | None = None,
+        *,
+        settings: Settings | None = None,
+        embedder: Embedder | None = None,
+        **overrides: object,
+    ) -> KnowledgeBase:
+        """Open (creating if needed) the knowledge base in index_dir, else KB_INDEX_DIR, else
+        ./index_store. Keyword overrides set Settings fields (model=..., chroma_url=...)."""
+        settings = settings or Settings.from_env(None, **overrides)
+        if index_dir is not None:
+            settings = replace(settings, index_dir=Path(index_dir))
+        return cls(settings, embedder=embedder)
+
+    @property
+    def embedder(self) -> Embedder:
+        """The embedding model, loaded on first use."""
+        if self._embedder is None:
+            self._embedder = SentenceTransformerEmbedder(self.settings.model)
+        return self._embedder
+
+    def close(self) -> None:
+        """Release the catalog connection and HTTP pool."""
+        self.catalog.close()
+        if self._fetcher is not None:
+            self._fetcher.close()
+
+    # --- ingest -----------------------------------------------------------------------------
+    def feeds(self) -> list[str]:
+        """The feeds a refresh reads: the index's feeds.txt if present, else the defaults."""
+        path = self.settings.index_dir / FEEDS_FILE
+        if path.is_file():
+            return read_feeds_file(path)
+        return default_feeds()
+
+    def ingest(
+        self,
+        feeds: Iterable[str] | None = None,
+        *,
+        allow_private_hosts: bool | None = None,
+        progress: Progress | None = None,
+    ) -> IngestReport:
+        """Read feeds (default: self.feeds()) into the knowledge base; see IngestReport."""
+        settings = self.settings
+        if allow_private_hosts is not None:
+            settings = replace(settings, allow_private_hosts=allow_private_hosts)
+        sources = list(feeds) if feeds is not None else self.feeds()
+        fetcher = self._fetcher or Fetcher(settings)
+        try:
+            with self._ingest_lock():
+                self.catalog.set_meta("model", self.embedder.name)
+                ingestor = Ingestor(
+                    settings,
+                    embedder=self.embedder,
+                    store=self.store,
+                    catalog=self.catalog,
+                    fetcher=fetcher,
+                    progress=progress,
+                )
+                return ingestor.run(sources)
+        finally:
+            if fetcher is not self._fetcher:
+                fetcher.close()
+
+    @contextmanager
+    def _ingest_lock(self) -> Iterator[None]:
+        """One ingest at a time per index: a second one fails fast with a clear message."""
+        self.settings.index_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.settings.index_dir / "ingest.lock", "w") as handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise KBError(
+                    f"another ingest is running on {self.settings.index_dir}; "
+                    "try again when it has finished"
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    # --- query ------------------------------------------------------------------------------
+    def search(self, query: str, k: int = 10) -> list[Hit]:
+        """The k passages that best match query, best first, at most two per article on top."""
+        query = " ".join(query.split())
+        if not query or k <= 0:
+            return []
+        vector = self.embedder.embed([query])[0]
+        return self._search(query, vector, k)
+
+    def _search(self, query: str, vector: np.ndarray, k: int) -> list[Hit]:
+        pool = max(CANDIDATES, 4 * k)
+        dense = self.store.query(vector, k=pool)
+        lexical = self.catalog.search_lexical(query, limit=pool)
+        passages = {p.chunk_id: (p.text, p.metadata, p.similarity) for p in dense}
+        missing = [cid for cid, _ in lexical if cid not in passages]
+        for cid, (text, meta, vec) in self.store.get(missing).items():
+            passages[cid] = (text, meta, float(np.dot(vec, vector)))
+        fused = rrf_fuse(
+            [[p.chunk_id for p in dense], [cid for cid, _ in lexical if cid in passages]]
+        )
+        article_of = {cid: str(passages[cid][1].get("article_id", cid)) for cid in passages}
+        ranked = diversify([cid for cid, _ in fused], article_of)
+        return [hit_from(cid, *passages[cid]) for cid in ranked[:k]]
+
+    def ask(self, question: str, k: int = 5) -> Answer:
+        """An extractive answer from the top k passages, with [n] citations."""
+        question = " ".join(question.split())
+        if not question:
+            return Answer(question="", text="", citations=[], confident=False)
+        vector = self.embedder.embed([question])[0]
+        hits = self._search(question, vector, k)
+        sentences = candidate_sentences(hits)
+        scored: list[Sentence] = []
+        if sentences:
+            vectors = self.embedder.embed([hits[s.hit].text[s.start : s.end] for s in sentences])
+            terms = content_terms(question)
+            scored = [
+                replace(
+                    s,
+                    score=score_sentence(
+                        terms, hits[s.hit].text[s.start : s.end], float(np.dot(v, vector))
+                    ),
+                )
+                for s, v in zip(sentences, vectors, strict=True)
+            ]
+        confident = bool(hits) and max(h.score for h in hits) >= CONFIDENCE_THRESHOLD
+        return compose_answer(question, hits, scored, confident=confident)
+
+    def stats(self) -> Stats:
+        """Articles, passages, feeds and last refresh (read from the catalog; no model load)."""
+        articles, passages, feeds = self.catalog.counts()
+        last = self.catalog.get_meta("last_refresh")
+        failed = tuple(f for f in self.catalog.feeds() if f.last_error)
+        return Stats(
+            articles=articles,
+            passages=passages,
+            feeds=feeds,
+            last_refresh=datetime.fromisoformat(last) if last else None,
+            failed_feeds=failed,
+        )
+
+
+def read_feeds_file(path: Path) -> list[str]:
+    """Feed URLs/paths from a file: one a line, '#' starts a comment."""
+    return parse_feeds_list(path.read_text("utf-8"))
+
+
+def parse_feeds_list(text: str) -> list[str]:
+    """Feed URLs/paths from text: one a line, '#' starts a comment."""
+    lines = (line.split("#", 1)[0].strip() for line in text.splitlines())
+    return [line for line in lines if line]

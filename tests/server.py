@@ -1,0 +1,172 @@
+"""A local HTTP server on 127.0.0.1 serving real fixture pages and feeds, plus fault cases.
+
+Routes (BASE = http://127.0.0.1:PORT):
+  /feeds/t21.xml            the real T21 feed; its article link points at BASE/t21.us/... (404)
+  /feeds/news.xml           excerpt-only WordPress-style feed of the fixture pages
+  /feeds/paywalled.xml      full content:encoded item whose page answers 403
+  /pages/<name>             a real fixture page (text/html; charset=utf-8)
+  /paywall/<name>           403 "subscribe" page
+  /status/<code>            that status
+  /slow                     waits 5 s before answering
+  /huge                     a 50 MB text/html body
+  /gzip-bomb                a small gzip body that inflates to 50 MB
+  /redirect/<n>             n redirects, then /pages/europa-plumes
+  /redirect-loop            redirects to itself
+  /pdf                      application/pdf
+  /raw/<path>               a file under tests/fixtures served as application/rss+xml
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gzip
+import html
+import json
+import re
+import threading
+import time
+from datetime import datetime
+from email.utils import format_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from xml.sax.saxutils import escape
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PAGES = json.loads((FIXTURES / "pages" / "gold.json").read_text("utf-8"))
+NEWS_PAGES = ["europa-plumes", "titan-map", "audi-etron", "panarmenian", "elpais-bruselas"]
+PAYWALLED = ["mexico-steel"]
+T21_URL = "https://t21.us/index-highlights-the-importance-of-the-immex-program-in-the-us-ahead-of-the-usmca-review/"
+BIG = 50 * 1024 * 1024
+
+
+def rss(base: str, names: list[str], *, full: bool, link_prefix: str, title: str) -> bytes:
+    """A WordPress-style RSS 2.0 feed of fixture pages (excerpt, footer, optional full body)."""
+    items = []
+    for name in names:
+        page = PAGES[name]
+        words = page["gold"].split()
+        excerpt = " ".join(words[:55]) + (" [&#8230;]" if len(words) > 55 else "")
+        footer = f"The post {page['title']} appeared first on {title}."
+        parts = [
+            f"<title>{escape(page['title'])}</title>",
+            f"<link>{base}/{link_prefix}/{name}</link>",
+            f'<guid isPermaLink="false">{escape(page["original_url"])}</guid>',
+        ]
+        if page["published"]:
+            parts.append(
+                f"<pubDate>{format_datetime(datetime.fromisoformat(page['published']))}</pubDate>"
+            )
+        parts.append(
+            f"<description><![CDATA[<p>{excerpt}</p>\n<p>{html.escape(footer)}</p>]]></description>"
+        )
+        if full:
+            body = "".join(
+                f"<p>{html.escape(p)}</p>\n" for p in page["gold"].split("\n") if p.strip()
+            )
+            parts.append(
+                f"<content:encoded><![CDATA[{body}<p>{html.escape(footer)}</p>]]></content:encoded>"
+            )
+        items.append("<item>" + "".join(parts) + "</item>")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
+        f"<title>{escape(title)}</title><link>{base}/</link><description>fixtures</description>"
+        + "".join(items)
+        + "</channel></rss>"
+    ).encode("utf-8")
+
+
+def t21_feed(base: str) -> bytes:
+    raw = (FIXTURES / "feeds" / "t21.xml").read_text("utf-8")
+    return raw.replace(T21_URL, f"{base}/t21.us/{T21_URL.removeprefix('https://t21.us/')}").encode()
+
+
+class FixtureServer:
+    """Serves the fixtures on a free loopback port in a background thread."""
+
+    def __init__(self) -> None:
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        self.base = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self.hits: list[str] = []
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> FixtureServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def url(self, path: str) -> str:
+        return f"{self.base}{path}"
+
+    def respond(self, path: str) -> tuple[int, dict[str, str], bytes]:
+        """(status, headers, body) for a request path."""
+        self.hits.append(path)
+        rss_type = {"Content-Type": "application/rss+xml; charset=UTF-8"}
+        html_type = {"Content-Type": "text/html; charset=utf-8"}
+        if path == "/feeds/t21.xml":
+            return 200, rss_type, t21_feed(self.base)
+        if path == "/feeds/news.xml":
+            return (
+                200,
+                rss_type,
+                rss(self.base, NEWS_PAGES, full=False, link_prefix="pages", title="Fixture News"),
+            )
+        if path == "/feeds/paywalled.xml":
+            return (
+                200,
+                rss_type,
+                rss(
+                    self.base, PAYWALLED, full=True, link_prefix="paywall", title="Fixture Paywall"
+                ),
+            )
+        if m := re.fullmatch(r"/pages/([a-z0-9-]+)", path):
+            file = FIXTURES / "pages" / f"{m.group(1)}.html.gz"
+            if file.is_file():
+                return 200, html_type, gzip.decompress(file.read_bytes())
+        if path.startswith("/paywall/"):
+            return 403, html_type, b"<html><body><h1>Subscribe to keep reading</h1></body></html>"
+        if m := re.fullmatch(r"/status/(\d{3})", path):
+            return int(m.group(1)), html_type, b"<html><body>status</body></html>"
+        if path == "/slow":
+            time.sleep(5)
+            return 200, html_type, b"<html><body>late</body></html>"
+        if path == "/huge":
+            return 200, html_type, b"<html><body>" + b"x" * BIG + b"</body></html>"
+        if path == "/gzip-bomb":
+            headers = {**html_type, "Content-Encoding": "gzip"}
+            return 200, headers, gzip.compress(b" " * BIG, compresslevel=9)
+        if m := re.fullmatch(r"/redirect/(\d+)", path):
+            left = int(m.group(1))
+            target = f"/redirect/{left - 1}" if left > 1 else "/pages/europa-plumes"
+            return 302, {"Location": target}, b""
+        if path == "/redirect-loop":
+            return 302, {"Location": "/redirect-loop"}, b""
+        if path == "/pdf":
+            return 200, {"Content-Type": "application/pdf"}, b"%PDF-1.4 not really"
+        if path.startswith("/raw/"):
+            file = (FIXTURES / path.removeprefix("/raw/")).resolve()
+            if file.is_file() and FIXTURES.resolve() in file.parents:
+                return 200, rss_type, file.read_bytes()
+        return 404, html_type, b"<html><body><h1>Not Found</h1></body></html>"
+
+
+def _handler(owner: FixtureServer) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            status, headers, body = owner.respond(self.path)
+            self.send_response(status)
+            for key, value in headers.items():
+                self.send_header(key, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                self.wfile.write(body)
+
+    return Handler
