@@ -26,6 +26,9 @@ class FakeEmbedder:
     dimension = 256
     max_tokens = 256
 
+    def __init__(self, name: str = "fake-hashing-embedder") -> None:
+        self.name = name
+
     def embed(self, texts: list[str]) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         for row, text in enumerate(texts):
@@ -72,6 +75,14 @@ def fake_kb(isolated_env: Path, fake_embedder: FakeEmbedder) -> Iterator[Knowled
     kb = KnowledgeBase.open(settings=settings, embedder=fake_embedder)
     yield kb
     kb.close()
+
+
+@pytest.fixture
+def ingested_kb(fake_kb: KnowledgeBase, server: FixtureServer) -> KnowledgeBase:
+    """fake_kb after one ingest of the three fixture feeds (7 articles)."""
+    report = fake_kb.ingest(fixture_feeds(server))
+    assert report.feeds_failed == 0, report.summary()
+    return fake_kb
 
 
 @pytest.fixture(scope="session")

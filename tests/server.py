@@ -76,6 +76,29 @@ def rss(base: str, names: list[str], *, full: bool, link_prefix: str, title: str
     ).encode("utf-8")
 
 
+def simple_rss(items: list[dict[str, str]], *, title: str = "Test Feed") -> bytes:
+    """A small RSS 2.0 feed for tests: each item a dict of title, link, guid, pubDate,
+    description and content (HTML), any of them optional."""
+    parts = []
+    for item in items:
+        fields = [
+            f"<{tag}>{escape(item[tag])}</{tag}>"
+            for tag in ("title", "link", "guid", "pubDate")
+            if tag in item
+        ]
+        if "description" in item:
+            fields.append(f"<description><![CDATA[{item['description']}]]></description>")
+        if "content" in item:
+            fields.append(f"<content:encoded><![CDATA[{item['content']}]]></content:encoded>")
+        parts.append("<item>" + "".join(fields) + "</item>")
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" '
+        'xmlns:content="http://purl.org/rss/1.0/modules/content/"><channel>'
+        f"<title>{escape(title)}</title><link>https://feeds.example/</link>"
+        "<description>test</description>" + "".join(parts) + "</channel></rss>"
+    ).encode("utf-8")
+
+
 def t21_feed(base: str) -> bytes:
     raw = (FIXTURES / "feeds" / "t21.xml").read_text("utf-8")
     return raw.replace(T21_URL, f"{base}/t21.us/{T21_URL.removeprefix('https://t21.us/')}").encode()

@@ -1,0 +1,87 @@
+"""The page in a real browser: `streamlit run app.py` driven through Debian's Chromium."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from browser_support import CHROMIUM, ROOT, chromium_page, streamlit_app
+
+from kb import KnowledgeBase, Settings
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.real_model,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
+    ),
+]
+
+T21_PATH = "index-highlights-the-importance-of-the-immex-program"
+IMMEX = "Manufacturing, Maquiladora and Export Services Industry Program"
+#: The first page view loads the real model in the streamlit process.
+ANSWER_TIMEOUT_MS = 120_000
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def ask(page, url: str, question: str) -> None:  # type: ignore[no-untyped-def]
+    """Open the page, type question into the question box and press Enter."""
+    page.goto(url)
+    box = page.get_by_label("Ask a question")
+    box.wait_for(timeout=ANSWER_TIMEOUT_MS)
+    box.fill(question)
+    box.press("Enter")
+
+
+def test_immex_question_in_chromium(real_index: Path, tmp_path: Path) -> None:
+    with (
+        streamlit_app(real_index, tmp_path / "streamlit.log") as url,
+        chromium_page() as page,
+    ):
+        ask(page, url, "What does IMMEX stand for?")
+        answer = page.locator(".kb-answer")
+        answer.wait_for(timeout=ANSWER_TIMEOUT_MS)
+        assert IMMEX in answer.inner_text()
+        source = page.locator(f'.kb-card a[href*="{T21_PATH}"]').first
+        assert source.is_visible()
+        ref = answer.locator("a.kb-ref").first
+        target = ref.get_attribute("href")
+        assert target
+        assert page.locator(target).is_visible()
+        body = page.locator("body").inner_text()
+        assert "appeared first on" not in body
+        assert "apareció primero" not in body
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "browser-immex.png"), full_page=True)
+
+
+@pytest.fixture
+def hostile_index(tmp_path: Path, server, real_embedder) -> Path:  # type: ignore[no-untyped-def]
+    """An index of tests/fixtures/feeds/xss.xml: markup, markdown links, images, javascript: URL."""
+    settings = Settings(index_dir=tmp_path / "hostile-index", allow_private_hosts=True)
+    kb = KnowledgeBase.open(settings=settings, embedder=real_embedder)
+    report = kb.ingest([server.url("/raw/feeds/xss.xml")])
+    kb.close()
+    assert report.new == 2, report.summary()
+    return settings.index_dir
+
+
+def test_feed_markup_stays_text_in_chromium(hostile_index: Path, tmp_path: Path) -> None:
+    with (
+        streamlit_app(hostile_index, tmp_path / "streamlit.log") as url,
+        chromium_page() as page,
+    ):
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+        ask(page, url, "How many walruses did the census count?")
+        cards = page.locator(".kb-card")
+        cards.first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+        assert cards.count() == 2
+        text = " ".join(cards.all_inner_texts())
+        assert "<script>alert(1)</script>" in text
+        assert "![img](http://127.0.0.1/x.png)" in text
+        assert page.locator(".kb-card img, .kb-card script").count() == 0
+        hrefs = [a.get_attribute("href") or "" for a in cards.locator("a").all()]
+        assert hrefs
+        assert all(h.startswith(("http://", "https://")) for h in hrefs)
+        assert dialogs == []

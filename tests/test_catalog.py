@@ -1,0 +1,123 @@
+"""The SQLite catalog: meta, feed outcomes, article state and the BM25 passage index."""
+
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from kb.catalog import Catalog, fts_query, utc_now
+
+
+@pytest.fixture
+def catalog(tmp_path: Path) -> Iterator[Catalog]:
+    cat = Catalog(tmp_path / "sub" / "catalog.sqlite3")
+    yield cat
+    cat.close()
+
+
+def row(article_id: str, passages: int, **extra: object) -> dict[str, object]:
+    values: dict[str, object] = {
+        "article_id": article_id,
+        "url": f"https://example.com/{article_id}",
+        "title": f"Title {article_id}",
+        "content_hash": "h",
+        "item_fingerprint": "f",
+        "passages": passages,
+    }
+    values.update(extra)
+    return values
+
+
+def test_meta_round_trip(catalog: Catalog) -> None:
+    assert catalog.get_meta("model") is None
+    catalog.set_meta("model", "m1")
+    catalog.set_meta("model", "m2")
+    assert catalog.get_meta("model") == "m2"
+
+
+def test_catalog_survives_reopening(tmp_path: Path) -> None:
+    first = Catalog(tmp_path / "c.sqlite3")
+    first.set_meta("k", "v")
+    first.close()
+    again = Catalog(tmp_path / "c.sqlite3")
+    assert again.get_meta("k") == "v"
+    again.close()
+
+
+def test_a_failure_keeps_the_last_success(catalog: Catalog) -> None:
+    catalog.record_feed("https://a/feed", title="A", item_count=3)
+    catalog.record_feed("https://a/feed", error="HTTP 500")
+    catalog.record_feed("https://b/feed", error="refused")
+    a, b = catalog.feeds()
+    assert (a.url, a.title, a.item_count, a.last_error) == ("https://a/feed", "A", 3, "HTTP 500")
+    assert a.last_success is not None
+    assert b.last_success is None
+    assert catalog.counts() == (0, 0, 1)
+
+
+def test_success_clears_the_error(catalog: Catalog) -> None:
+    catalog.record_feed("https://a/feed", error="HTTP 500")
+    catalog.record_feed("https://a/feed", title="A", item_count=1)
+    assert catalog.feeds()[0].last_error is None
+
+
+def test_pending_articles_are_not_counted_until_completed(catalog: Catalog) -> None:
+    catalog.mark_pending("a1", "https://example.com/a1")
+    record = catalog.article("a1")
+    assert record is not None
+    assert record.state == "pending"
+    assert catalog.counts() == (0, 0, 0)
+    catalog.complete_article(row("a1", 2), [("a1-0000", "T", "one"), ("a1-0001", "T", "two")])
+    record = catalog.article("a1")
+    assert record is not None
+    assert (record.state, record.passages, record.title) == ("stored", 2, "Title a1")
+    assert catalog.counts() == (1, 2, 0)
+    assert catalog.article("missing") is None
+
+
+def test_completing_again_replaces_the_lexical_passages(catalog: Catalog) -> None:
+    catalog.complete_article(row("a1", 1), [("a1-0000", "T", "tariffs on steel")])
+    catalog.complete_article(row("a1", 1), [("a1-0000", "T", "maquiladora program")])
+    assert catalog.search_lexical("steel", limit=5) == []
+    assert [cid for cid, _ in catalog.search_lexical("maquiladora", limit=5)] == ["a1-0000"]
+
+
+def test_lexical_search_ranks_matches_and_folds_accents(catalog: Catalog) -> None:
+    catalog.complete_article(
+        row("a1", 2),
+        [
+            ("a1-0000", "Bruselas", "centros de deportación fuera de la Unión Europea"),
+            ("a1-0001", "Bruselas", "la Comisión y los migrantes"),
+        ],
+    )
+    catalog.complete_article(row("a2", 1), [("a2-0000", "IMMEX", "the export program")])
+    hits = catalog.search_lexical("deportacion Union", limit=5)
+    assert [cid for cid, _ in hits] == ["a1-0000"]
+    assert hits[0][1] > 0
+    assert catalog.search_lexical("IMMEX", limit=5)[0][0] == "a2-0000"
+
+
+@pytest.mark.parametrize(
+    "query", ['"unbalanced', "NEAR(a b)", "a AND OR NOT", "col:value*", "^start -minus"]
+)
+def test_query_syntax_never_leaks_into_fts(catalog: Catalog, query: str) -> None:
+    catalog.complete_article(row("a1", 1), [("a1-0000", "T", "value start minus")])
+    assert isinstance(catalog.search_lexical(query, limit=5), list)
+
+
+def test_fts_query_keeps_content_words_quoted() -> None:
+    assert fts_query("What does IMMEX stand for?") == '"immex"'
+    assert fts_query("the the of") == '"the" OR "of"'
+    assert fts_query("?!") == ""
+
+
+def test_punctuation_only_query_finds_nothing(catalog: Catalog) -> None:
+    catalog.complete_article(row("a1", 1), [("a1-0000", "T", "text")])
+    assert catalog.search_lexical("?!", limit=5) == []
+
+
+def test_utc_now_is_aware_and_whole_seconds() -> None:
+    now = datetime.fromisoformat(utc_now())
+    assert now.tzinfo is not None
+    assert now.microsecond == 0

@@ -1,0 +1,198 @@
+"""Polite, bounded HTTP: private-network refusal (also across redirects), status, time, size and
+type limits. Everything is served by the loopback fixture server or an httpx.MockTransport."""
+
+from collections.abc import Iterable
+
+import httpx
+import pytest
+from server import FixtureServer
+
+from kb import BlockedHostError, FetchError, Settings
+from kb.fetch import Fetcher, check_url, is_public_address
+
+PUBLIC = "93.184.216.34"
+DNS = {
+    "news.example": [PUBLIC],
+    "intranet.example": ["10.0.0.5"],
+    "sneaky.example": ["127.0.0.1"],
+    "mixed.example": [PUBLIC, "192.168.1.20"],
+    "ghost.example": [],
+}
+
+
+def resolver(host: str) -> Iterable[str]:
+    """A stub DNS: the table above, nothing from the network."""
+    return DNS[host]
+
+
+def local(**overrides: object) -> Settings:
+    """Settings for the loopback fixture server."""
+    values: dict[str, object] = {"allow_private_hosts": True, "read_timeout": 2.0}
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8080/feed",
+        "http://10.1.2.3/",
+        "http://172.16.0.1/",
+        "http://192.168.0.10/",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[::1]/",
+        "http://[::ffff:127.0.0.1]/",
+        "http://[fe80::1]/",
+        "http://0.0.0.0/",
+        "http://sneaky.example/feed",
+        "http://intranet.example/",
+        "http://mixed.example/",
+        "http://ghost.example/",
+    ],
+)
+def test_non_public_hosts_are_refused(url: str) -> None:
+    with pytest.raises(BlockedHostError, match="allow-private-hosts"):
+        check_url(url, allow_private_hosts=False, resolver=resolver)
+
+
+def test_cloud_metadata_in_shared_address_space_is_refused() -> None:
+    """100.64.0.0/10 is not public (Alibaba Cloud's metadata service is 100.100.100.200)."""
+    with pytest.raises(BlockedHostError):
+        check_url("http://100.100.100.200/latest/meta-data/", allow_private_hosts=False)
+
+
+@pytest.mark.parametrize("url", [f"http://{PUBLIC}/a", "https://news.example/feed"])
+def test_public_hosts_pass(url: str) -> None:
+    check_url(url, allow_private_hosts=False, resolver=resolver)
+
+
+def test_the_flag_allows_private_hosts() -> None:
+    check_url("http://127.0.0.1/", allow_private_hosts=True, resolver=resolver)
+    check_url("http://intranet.example/", allow_private_hosts=True, resolver=resolver)
+
+
+@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://news.example/x", "http:///nohost"])
+def test_non_http_urls_are_refused(url: str) -> None:
+    with pytest.raises(FetchError, match="not an http"):
+        check_url(url, allow_private_hosts=True, resolver=resolver)
+
+
+def test_is_public_address() -> None:
+    assert is_public_address(PUBLIC)
+    assert is_public_address("2606:4700:4700::1111")
+    assert not is_public_address("127.0.0.2")
+    assert not is_public_address("fd00::1")
+    assert not is_public_address("224.0.0.1")
+
+
+def test_fetcher_refuses_loopback_without_the_flag_before_any_request(
+    server: FixtureServer,
+) -> None:
+    path = "/pages/europa-plumes?probe=blocked"
+    with Fetcher(Settings()) as fetcher, pytest.raises(BlockedHostError):
+        fetcher.get(server.url(path))
+    assert path not in server.hits
+
+
+def mock_fetcher(handler: httpx.MockTransport, **overrides: object) -> Fetcher:
+    client = httpx.Client(transport=handler, follow_redirects=False)
+    return Fetcher(Settings(**overrides), client=client, resolver=resolver)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "target", ["http://intranet.example/admin", "http://127.0.0.1:9000/", "http://[::1]/"]
+)
+def test_redirect_to_a_private_host_is_refused(target: str) -> None:
+    requested: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        requested.append(str(request.url))
+        if request.url.host == "news.example":
+            return httpx.Response(302, headers={"Location": target})
+        return httpx.Response(200, headers={"Content-Type": "text/html"}, text="secret")
+
+    with mock_fetcher(httpx.MockTransport(handle)) as fetcher, pytest.raises(BlockedHostError):
+        fetcher.get("http://news.example/story")
+    assert requested == ["http://news.example/story"]
+
+
+def test_redirect_between_public_hosts_is_followed() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/old":
+            return httpx.Response(301, headers={"Location": "/new"})
+        return httpx.Response(200, headers={"Content-Type": "text/html"}, text="<p>new</p>")
+
+    with mock_fetcher(httpx.MockTransport(handle)) as fetcher:
+        response = fetcher.get("https://news.example/old")
+    assert response.url == "https://news.example/new"
+    assert response.body == b"<p>new</p>"
+
+
+def test_a_page_is_fetched(server: FixtureServer) -> None:
+    with Fetcher(local()) as fetcher:
+        response = fetcher.get(server.url("/pages/europa-plumes"))
+    assert response.status == 200
+    assert response.content_type.startswith("text/html")
+    assert b"Europa" in response.body
+
+
+@pytest.mark.parametrize("status", [404, 500, 403])
+def test_error_status_is_a_fetch_error_with_the_status(server: FixtureServer, status: int) -> None:
+    with Fetcher(local()) as fetcher, pytest.raises(FetchError) as caught:
+        fetcher.get(server.url(f"/status/{status}"))
+    assert caught.value.status == status
+    assert not isinstance(caught.value, BlockedHostError)
+
+
+def test_slow_server_times_out(server: FixtureServer) -> None:
+    with Fetcher(local(read_timeout=0.3)) as fetcher, pytest.raises(FetchError, match="timed out"):
+        fetcher.get(server.url("/slow"))
+
+
+@pytest.mark.parametrize("path", ["/huge", "/gzip-bomb"])
+def test_bodies_over_the_size_cap_are_refused(server: FixtureServer, path: str) -> None:
+    with Fetcher(local()) as fetcher, pytest.raises(FetchError, match="too large"):
+        fetcher.get(server.url(path))
+
+
+def test_max_bytes_caps_a_single_request(server: FixtureServer) -> None:
+    with Fetcher(local()) as fetcher, pytest.raises(FetchError, match="too large"):
+        fetcher.get(server.url("/pages/europa-plumes"), max_bytes=1000)
+
+
+def test_redirects_are_followed(server: FixtureServer) -> None:
+    with Fetcher(local()) as fetcher:
+        response = fetcher.get(server.url("/redirect/3"))
+    assert response.url == server.url("/pages/europa-plumes")
+    assert b"Europa" in response.body
+
+
+def test_redirect_chains_longer_than_the_limit_are_refused(server: FixtureServer) -> None:
+    with Fetcher(local(max_redirects=2)) as fetcher, pytest.raises(FetchError, match="redirects"):
+        fetcher.get(server.url("/redirect/3"))
+
+
+def test_redirect_loop_is_refused(server: FixtureServer) -> None:
+    with Fetcher(local()) as fetcher, pytest.raises(FetchError, match="too many redirects"):
+        fetcher.get(server.url("/redirect-loop"))
+
+
+def test_non_html_is_refused_for_pages(server: FixtureServer) -> None:
+    with Fetcher(local()) as fetcher, pytest.raises(FetchError, match="application/pdf"):
+        fetcher.get(server.url("/pdf"))
+
+
+def test_any_type_is_accepted_when_asked(server: FixtureServer) -> None:
+    with Fetcher(local()) as fetcher:
+        assert fetcher.get(server.url("/pdf"), accept=()).body.startswith(b"%PDF")
+
+
+def test_connection_failure_is_a_fetch_error() -> None:
+    def handle(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    with (
+        mock_fetcher(httpx.MockTransport(handle)) as fetcher,
+        pytest.raises(FetchError, match="ConnectError"),
+    ):
+        fetcher.get("http://news.example/")
