@@ -187,7 +187,7 @@ class Ingestor:
             try:
                 feed = read_feed_source(source, self.fetcher)
             except FeedError as exc:
-                logger.warning("feed failed: %s", exc)
+                logger.info("feed failed: %s", exc)
                 report.feeds.append(FeedResult(source=source, ok=False, error=str(exc)))
                 self.catalog.record_feed(source, error=str(exc))
                 continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -11,13 +12,18 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-import app
 from kb import Answer, Citation, KnowledgeBase, Settings
 from kb.answer import NO_ANSWER
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 T21_PATH = "index-highlights-the-importance-of-the-immex-program"
 IMMEX = "Manufacturing, Maquiladora and Export Services Industry Program"
+# Loaded by path, so the tests do not depend on the repository root being on sys.path.
+_SPEC = importlib.util.spec_from_file_location("app", APP)
+assert _SPEC
+assert _SPEC.loader
+app = importlib.util.module_from_spec(_SPEC)
+_SPEC.loader.exec_module(app)
 #: Generous: the first run in a process loads the real model.
 TIMEOUT = 180
 
