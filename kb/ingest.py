@@ -24,8 +24,8 @@ from kb.config import Settings
 from kb.embed import Embedder
 from kb.errors import ConfigError, FeedError, FetchError
 from kb.extract import PageText, extract_page
-from kb.feeds import Feed, FeedItem, parse_feed
-from kb.fetch import Fetcher
+from kb.feeds import Feed, FeedItem, discover_feed_links, parse_feed
+from kb.fetch import Fetcher, Response
 from kb.ids import article_id, canonical_url, chunk_id, digest
 from kb.store import ChromaStore
 
@@ -126,11 +126,23 @@ def read_feed_source(source: str, fetcher: Fetcher) -> Feed:
         except OSError as exc:
             raise FeedError(f"cannot read feed file {source}: {exc.strerror or exc}") from exc
         return parse_feed(data, url=source)
+    response = _get_feed(source, fetcher)
     try:
-        response = fetcher.get(source, accept=(), max_bytes=fetcher.settings.max_feed_bytes)
+        return parse_feed(response.body, url=source, content_type=response.content_type)
+    except FeedError:
+        alternates = discover_feed_links(response.body, base_url=response.url)
+        if not alternates:
+            raise
+    logger.info("%s is a web page; reading its feed %s", source, alternates[0])
+    response = _get_feed(alternates[0], fetcher)
+    return parse_feed(response.body, url=source, content_type=response.content_type)
+
+
+def _get_feed(url: str, fetcher: Fetcher) -> Response:
+    try:
+        return fetcher.get(url, accept=(), max_bytes=fetcher.settings.max_feed_bytes)
     except FetchError as exc:
         raise FeedError(str(exc)) from exc
-    return parse_feed(response.body, url=source, content_type=response.content_type)
 
 
 def check_sources(sources: Iterable[str]) -> list[str]:
