@@ -31,7 +31,8 @@ CREATE TABLE IF NOT EXISTS feeds (
 CREATE TABLE IF NOT EXISTS articles (
     article_id TEXT PRIMARY KEY, url TEXT NOT NULL, guid TEXT, feed TEXT, title TEXT,
     published TEXT, author TEXT, categories TEXT, language TEXT, source TEXT,
-    content_hash TEXT, item_fingerprint TEXT, fetched_at TEXT, passages INTEGER DEFAULT 0,
+    content_hash TEXT, meta_hash TEXT, item_fingerprint TEXT, fetched_at TEXT,
+    passages INTEGER DEFAULT 0,
     state TEXT NOT NULL DEFAULT 'pending', failure TEXT);
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
     chunk_id UNINDEXED, article_id UNINDEXED, title, text,
@@ -49,6 +50,7 @@ class ArticleRecord:
     feed: str
     title: str
     content_hash: str
+    meta_hash: str
     item_fingerprint: str
     state: str
     passages: int
@@ -139,7 +141,7 @@ class Catalog:
     def article(self, article_id: str) -> ArticleRecord | None:
         """The catalog row of one article, or None."""
         rows = self._query(
-            "SELECT article_id, url, feed, title, content_hash, item_fingerprint, "
+            "SELECT article_id, url, feed, title, content_hash, meta_hash, item_fingerprint, "
             "state, passages FROM articles WHERE article_id = ?",
             (article_id,),
         )
@@ -147,7 +149,15 @@ class Catalog:
             return None
         r = rows[0]
         return ArticleRecord(
-            r[0], r[1], r[2] or "", r[3] or "", r[4] or "", r[5] or "", r[6], int(r[7] or 0)
+            r[0],
+            r[1],
+            r[2] or "",
+            r[3] or "",
+            r[4] or "",
+            r[5] or "",
+            r[6] or "",
+            r[7],
+            int(r[8] or 0),
         )
 
     def mark_pending(self, article_id: str, url: str) -> None:

@@ -61,7 +61,10 @@ _ABBREVIATIONS = frozenset(
     ]
 )
 # A sentence ends at . ! ? (plus closing quotes/brackets), before whitespace and a likely start.
-_END = re.compile(r"[.!?…]+[\"'”’»)\]]*(?=\s+[\"'“‘«(\[¿¡]?[A-ZÁÉÍÓÚÑÜ0-9])")
+_END = re.compile(
+    r"[.!?…]+[\"'”’»)\]]*(?=\s+[\"'“‘«(\[¿¡]?[A-ZÁÉÍÓÚÑÜ0-9])"
+    r"|[。！？]+[」』”’]*"  # CJK full stops end a sentence with or without a following space
+)
 _WORD_BEFORE = re.compile(r"([\w.]+)$")
 
 
@@ -129,24 +132,48 @@ def _overlap(
 def _split_long(
     text: str, unit: tuple[int, int, int], max_tokens: int, count_tokens: TokenCounter
 ) -> list[tuple[int, int, int]]:
-    """A sentence longer than the budget, cut at word boundaries into pieces that fit."""
+    """A sentence longer than the budget, cut at word boundaries (at characters, for a word or
+    unspaced script longer than the budget) into pieces that fit."""
     start, end, tokens = unit
     if tokens <= max_tokens:
         return [unit]
-    words = [(m.start(), m.end()) for m in re.finditer(r"\S+", text[start:end])]
+    atoms: list[tuple[int, int]] = []
+    for match in re.finditer(r"\S+", text[start:end]):
+        s, e = start + match.start(), start + match.end()
+        atoms += _cut_by_characters(text, s, e, max_tokens, count_tokens)
     pieces: list[tuple[int, int, int]] = []
     first = 0
-    while first < len(words):
+    while first < len(atoms):
         last = first + 1
-        while (
-            last < len(words)
-            and count_tokens(text[start + words[first][0] : start + words[last][1]]) <= max_tokens
+        while last < len(atoms) and (
+            count_tokens(text[atoms[first][0] : atoms[last][1]]) <= max_tokens
         ):
             last += 1
-        s, e = start + words[first][0], start + words[last - 1][1]
+        s, e = atoms[first][0], atoms[last - 1][1]
         pieces.append((s, e, count_tokens(text[s:e])))
         first = last
     return pieces
+
+
+def _cut_by_characters(
+    text: str, start: int, end: int, max_tokens: int, count_tokens: TokenCounter
+) -> list[tuple[int, int]]:
+    """[start, end) as-is if it fits, else the longest fitting character runs (binary search)."""
+    spans = []
+    while start < end:
+        if count_tokens(text[start:end]) <= max_tokens:
+            spans.append((start, end))
+            break
+        low, high = start + 1, end
+        while low < high:
+            middle = (low + high + 1) // 2
+            if count_tokens(text[start:middle]) <= max_tokens:
+                low = middle
+            else:
+                high = middle - 1
+        spans.append((start, low))
+        start = low
+    return spans
 
 
 def _lines(text: str) -> list[tuple[int, int]]:

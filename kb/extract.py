@@ -52,6 +52,7 @@ _BLOCK_TAGS = {
     "hr",
 }
 _DROP_TAGS = ("script", "style", "noscript", "iframe", "object", "embed", "form", "svg")
+#: Less main text than this is a stub page (paywall, consent wall), not an article.
 MIN_PAGE_CHARS = 200
 
 
@@ -79,8 +80,8 @@ def extract_page(html: bytes | str, *, url: str) -> PageText | None:
     if doc is None or not getattr(doc, "text", None):
         return None
     text = clean_text(str(doc.text))
-    if not text:
-        return None
+    if len(text) < MIN_PAGE_CHARS:
+        return None  # a stub: "subscribe to keep reading", a cookie wall, an error page
     categories = tuple(dict.fromkeys([*(doc.categories or []), *(doc.tags or [])]))
     return PageText(
         text=text,

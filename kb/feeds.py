@@ -66,8 +66,8 @@ def parse_feed(data: bytes, *, url: str, content_type: str | None = None) -> Fee
         warning = f"{type(reason).__name__}: {reason}" if reason else "malformed feed"
         if not entries and not channel.get("title"):
             raise FeedError(f"not a readable feed: {url} ({_one_line(warning)})")
-    if not entries and not channel:
-        raise FeedError(f"not a feed (no channel, no items): {url}")
+    if not entries and (not channel or not parsed.get("version")):
+        raise FeedError(f"not a feed (no RSS/Atom/RDF document, no items): {url}")
     language = str(channel.get("language") or "")
     items = tuple(item for entry in entries if (item := _item(entry, language)) is not None)
     return Feed(
@@ -204,7 +204,7 @@ def _item(entry: Any, language: str) -> FeedItem | None:
 
 def _date(entry: Any) -> datetime | None:
     for key in ("published_parsed", "updated_parsed", "created_parsed"):
-        value = entry.get(key)
+        value = dict.get(entry, key)  # plain dict lookup: no feedparser key-mapping warning
         if isinstance(value, time.struct_time):
             try:
                 return datetime.fromtimestamp(calendar.timegm(value), tz=UTC)

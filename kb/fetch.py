@@ -62,18 +62,12 @@ def resolve_host(host: str) -> list[str]:
 
 
 def is_public_address(address: str) -> bool:
-    """False for loopback, private, link-local, reserved, multicast and unspecified addresses."""
+    """True only for globally routable unicast addresses: loopback, private, link-local,
+    shared (100.64/10, where cloud metadata services live), reserved and multicast are not."""
     ip = ipaddress.ip_address(address.split("%", 1)[0])
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
-    return not (
-        ip.is_private
-        or ip.is_loopback
-        or ip.is_link_local
-        or ip.is_reserved
-        or ip.is_multicast
-        or ip.is_unspecified
-    )
+    return ip.is_global and not ip.is_multicast
 
 
 def check_url(url: str, *, allow_private_hosts: bool, resolver: Resolver = resolve_host) -> None:
@@ -166,9 +160,7 @@ class Fetcher:
                     raise FetchError(f"HTTP {resp.status_code} for {url}", status=resp.status_code)
                 ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
                 if accept and ctype and ctype not in accept:
-                    raise FetchError(
-                        f"not {'/'.join(accept[:1])} but {ctype!r}: {url}", status=resp.status_code
-                    )
+                    raise FetchError(f"not {'/'.join(accept[:1])} but {ctype!r}: {url}")
                 declared = resp.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > limit:
                     raise FetchError(f"body too large ({declared} bytes > {limit}): {url}")

@@ -298,16 +298,17 @@ class Ingestor:
             max_tokens=self.embedder.max_tokens - TITLE_TOKENS - 2,
             overlap_tokens=OVERLAP_TOKENS,
         )
-        content_hash = digest(article.title, article.text)
+        content_hash, meta_hash = text_hash(article), metadata_hash(article)
         record = self.catalog.article(unit.article_id)
-        if record and record.state == "stored" and record.content_hash == content_hash:
-            report.unchanged += 1
-            self.catalog.complete_article(
-                _row(unit, article, content_hash, len(passages)),
-                [(chunk_id(unit.article_id, p.index), article.title, p.text) for p in passages],
-            )
+        stored = record is not None and record.state == "stored"
+        if stored and record and record.content_hash == content_hash:
+            if record.meta_hash == meta_hash:
+                report.unchanged += 1
+            else:
+                report.updated += 1  # same text, new date/feed/tags: rewrite metadata only
+            self._write(unit, article, passages, content_hash, meta_hash, embed=False)
             return
-        self._write(unit, article, passages, content_hash)
+        self._write(unit, article, passages, content_hash, meta_hash, embed=True)
         report.passages += len(passages)
         report.from_page += article.source == "page"
         report.from_feed += article.source == "feed"
@@ -317,23 +318,51 @@ class Ingestor:
             report.new += 1
 
     def _write(
-        self, unit: _Work, article: Article, passages: list[Passage], content_hash: str
+        self,
+        unit: _Work,
+        article: Article,
+        passages: list[Passage],
+        content_hash: str,
+        meta_hash: str,
+        *,
+        embed: bool,
     ) -> None:
-        """Replace the article's passages atomically enough to survive a crash at any point."""
-        vectors = self.embedder.embed([embedding_text(article.title, p.text) for p in passages])
+        """Replace the article's passages (or, with embed=False, only their metadata) so that a
+        crash at any point is repaired by the next ingest."""
         ids = [chunk_id(unit.article_id, p.index) for p in passages]
+        metadatas = [passage_metadata(unit.article_id, article, p, content_hash) for p in passages]
         self.catalog.mark_pending(unit.article_id, article.url)
-        self.store.delete_article(unit.article_id)
-        self.store.upsert(
-            ids,
-            vectors,
-            [p.text for p in passages],
-            [passage_metadata(unit.article_id, article, p, content_hash) for p in passages],
-        )
+        if embed:
+            vectors = self.embedder.embed([embedding_text(article.title, p.text) for p in passages])
+            self.store.delete_article(unit.article_id)
+            self.store.upsert(ids, vectors, [p.text for p in passages], metadatas)
+        else:
+            self.store.update_metadata(ids, metadatas)
         self.catalog.complete_article(
-            _row(unit, article, content_hash, len(passages)),
+            _row(unit, article, content_hash, meta_hash, len(passages)),
             [(i, article.title, p.text) for i, p in zip(ids, passages, strict=True)],
         )
+
+
+def text_hash(article: Article) -> str:
+    """Hash of what is embedded: a change re-embeds the article."""
+    return digest(article.title, article.text)
+
+
+def metadata_hash(article: Article) -> str:
+    """Hash of the metadata citations show: a change rewrites metadata without embedding."""
+    dated = article.published and article.published_from != "fetched"  # fetch time is not content
+    published = article.published.isoformat() if dated and article.published else ""
+    return digest(
+        published,
+        article.url,
+        article.feed,
+        article.feed_url,
+        article.author,
+        "|".join(article.categories),
+        article.language,
+        article.source,
+    )
 
 
 def embedding_text(title: str, passage: str) -> str:
@@ -366,7 +395,9 @@ def passage_metadata(
     }
 
 
-def _row(unit: _Work, article: Article, content_hash: str, passages: int) -> dict[str, object]:
+def _row(
+    unit: _Work, article: Article, content_hash: str, meta_hash: str, passages: int
+) -> dict[str, object]:
     return {
         "article_id": unit.article_id,
         "url": article.url,
@@ -379,6 +410,7 @@ def _row(unit: _Work, article: Article, content_hash: str, passages: int) -> dic
         "language": article.language,
         "source": article.source,
         "content_hash": content_hash,
+        "meta_hash": meta_hash,
         "item_fingerprint": unit.fingerprint,
         "fetched_at": utc_now(),
         "passages": passages,

@@ -13,7 +13,10 @@ RRF_K = 60
 
 @dataclass(frozen=True)
 class Hit:
-    """A passage that matches a query, with its article's citation data; best first."""
+    """A passage that matches a query, with its article's citation data.
+
+    Hits come best first by fused (dense + BM25) rank; score is the passage's cosine similarity
+    to the query, the evidence strength ask() judges confidence by, so it need not decrease."""
 
     url: str
     title: str

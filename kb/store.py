@@ -91,6 +91,18 @@ class ChromaStore:
             except Exception as exc:
                 raise StoreError(f"writing {stop - start} passages failed: {exc}") from exc
 
+    def update_metadata(self, ids: Sequence[str], metadatas: Sequence[Metadata]) -> None:
+        """Rewrite the metadata of stored passages, keeping their text and vectors."""
+        batch = max(1, int(self._client.get_max_batch_size()))
+        for start in range(0, len(ids), batch):
+            stop = start + batch
+            try:
+                self._collection.update(
+                    ids=list(ids[start:stop]), metadatas=[dict(m) for m in metadatas[start:stop]]
+                )
+            except Exception as exc:
+                raise StoreError(f"updating {stop - start} passages failed: {exc}") from exc
+
     def delete_article(self, article_id: str) -> None:
         """Remove every passage of one article."""
         try:

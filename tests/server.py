@@ -14,6 +14,7 @@ Routes (BASE = http://127.0.0.1:PORT):
   /redirect-loop            redirects to itself
   /pdf                      application/pdf
   /raw/<path>               a file under tests/fixtures served as application/rss+xml
+  /site                     a home page whose <link rel="alternate"> points at /feeds/t21.xml
 """
 
 from __future__ import annotations
@@ -170,6 +171,15 @@ class FixtureServer:
             return 302, {"Location": "/redirect-loop"}, b""
         if path == "/pdf":
             return 200, {"Content-Type": "application/pdf"}, b"%PDF-1.4 not really"
+        if path == "/site":
+            page = (
+                "<html><head><title>T21</title>"
+                '<link rel="stylesheet" href="/style.css">'
+                '<link rel="alternate" type="application/rss+xml" title="T21" '
+                'href="/feeds/t21.xml">'
+                "</head><body><h1>Welcome</h1></body></html>"
+            )
+            return 200, html_type, page.encode()
         if path.startswith("/raw/"):
             file = (FIXTURES / path.removeprefix("/raw/")).resolve()
             if file.is_file() and FIXTURES.resolve() in file.parents:

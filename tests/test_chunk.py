@@ -1,5 +1,6 @@
 """Sentence splitting and passage packing: offsets exact, budgets kept, overlap bounded."""
 
+import itertools
 import re
 
 import pytest
@@ -91,7 +92,7 @@ def test_passages_cover_every_sentence() -> None:
 def test_passages_overlap_but_never_repeat_a_whole_passage() -> None:
     text = long_text()
     passages = chunk_text(text, count_tokens=words, max_tokens=60, overlap_tokens=15)
-    for previous, current in zip(passages, passages[1:], strict=False):
+    for previous, current in itertools.pairwise(passages):
         assert previous.start < current.start
         assert current.start < previous.end  # some overlap
         assert current.end > previous.end
@@ -100,7 +101,7 @@ def test_passages_overlap_but_never_repeat_a_whole_passage() -> None:
 def test_no_overlap_when_asked_for_none() -> None:
     text = long_text()
     passages = chunk_text(text, count_tokens=words, max_tokens=60, overlap_tokens=0)
-    for previous, current in zip(passages, passages[1:], strict=False):
+    for previous, current in itertools.pairwise(passages):
         assert current.start >= previous.end
 
 

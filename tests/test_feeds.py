@@ -1,5 +1,6 @@
 """Feed bytes -> Feed: the real T21 feed, damaged-but-readable feeds, and unreadable ones."""
 
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -7,7 +8,7 @@ import pytest
 from server import simple_rss
 
 from kb import FeedError
-from kb.feeds import parse_feed
+from kb.feeds import discover_feed_links, parse_feed
 
 FEEDS = Path(__file__).parent / "fixtures" / "feeds"
 
@@ -76,7 +77,7 @@ def test_a_web_page_given_as_a_feed_is_a_feed_error() -> None:
 
 
 def test_feed_error_names_the_feed() -> None:
-    with pytest.raises(FeedError, match="example.com/feed"):
+    with pytest.raises(FeedError, match=r"example\.com/feed"):
         parse_feed(b"not xml", url="https://example.com/feed")
 
 
@@ -112,3 +113,74 @@ def test_titles_are_folded_to_one_line_and_dates_are_utc() -> None:
 def test_missing_or_bad_dates_are_none() -> None:
     data = simple_rss([{"title": "t", "link": "https://e.com/a", "pubDate": "not a date"}])
     assert parse_feed(data, url="u").items[0].published is None
+
+
+def test_a_real_json_feed() -> None:
+    feed = parse_feed(read("json_feed.json"), url="https://inessential.com/feed.json")
+    assert feed.title == "inessential.com"
+    assert feed.link == "http://inessential.com/"
+    assert len(feed.items) == 20
+    first = feed.items[0]
+    assert first.title == "James Dempsey and the Breakpoints Benefit App Camp for Girls"
+    assert first.link.startswith("http://inessential.com/2017/06/02/")
+    assert first.published is not None
+    assert first.published.utcoffset() is not None
+    assert all(item.link and item.content_html for item in feed.items)
+
+
+def test_json_feed_text_fields_stay_text() -> None:
+    data = json.dumps(
+        {
+            "version": "https://jsonfeed.org/version/1.1",
+            "title": "Tiny",
+            "language": "en",
+            "items": [
+                {
+                    "id": "1",
+                    "url": "https://e.example/1",
+                    "title": "One",
+                    "content_text": "Use <b> for bold & more",
+                    "date_published": "2024-10-15T08:22:57Z",
+                    "authors": [{"name": "Ana"}],
+                    "tags": ["Trade", "Trade", "USMCA"],
+                },
+                {"id": "2"},
+                "not an item",
+            ],
+        }
+    ).encode()
+    feed = parse_feed(data, url="u")
+    [item] = feed.items
+    assert item.content_html == "Use &lt;b&gt; for bold &amp; more"
+    assert item.published == datetime(2024, 10, 15, 8, 22, 57, tzinfo=UTC)
+    assert (item.author, item.categories, item.language) == ("Ana", ("Trade", "USMCA"), "en")
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"version": "https://jsonfeed.org/version/1", "items": ',
+        b'{"title": "no version", "items": []}',
+        b'{"version": "https://jsonfeed.org/version/1.1", "title": "no items"}',
+    ],
+)
+def test_unreadable_json_feeds_raise_feed_error(data: bytes) -> None:
+    with pytest.raises(FeedError):
+        parse_feed(data, url="u")
+
+
+def test_discover_feed_links_from_a_home_page() -> None:
+    page = (
+        b"<html><head>"
+        b'<link rel="stylesheet" href="/s.css">'
+        b'<link rel="alternate" type="text/html" href="/es/">'
+        b'<LINK REL="Alternate" TYPE="application/rss+xml; charset=utf-8" HREF="/feed/">'
+        b'<link rel="alternate" type="application/atom+xml" href="https://t21.us/atom">'
+        b'<link rel="alternate" type="application/rss+xml" href="/feed/">'
+        b"</head><body></body></html>"
+    )
+    assert discover_feed_links(page, base_url="https://t21.us/news/") == [
+        "https://t21.us/feed/",
+        "https://t21.us/atom",
+    ]
+    assert discover_feed_links(b"<html><p>no links</p></html>", base_url="https://t21.us/") == []

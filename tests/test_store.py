@@ -86,14 +86,31 @@ def test_reopening_with_another_model_is_a_mismatch(store: ChromaStore, tmp_path
     assert ChromaStore(tmp_path / "index", model="model-a").count() == 3  # left intact
 
 
+class SmallBatches:
+    """A real Chroma client that accepts at most two records a call (as a server might)."""
+
+    def __init__(self, path: Path) -> None:
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        self._inner = chromadb.PersistentClient(
+            path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
+        )
+
+    def get_or_create_collection(self, *args: object, **kwargs: object) -> object:
+        return self._inner.get_or_create_collection(*args, **kwargs)  # type: ignore[arg-type]
+
+    def get_max_batch_size(self) -> int:
+        return 2
+
+
 def test_large_upserts_are_batched(tmp_path: Path) -> None:
-    store = ChromaStore(tmp_path, model="m")
-    batch = int(store._client.get_max_batch_size())
-    n = batch + 3
-    rng = np.random.default_rng(0)
-    vectors = rng.normal(size=(n, 4)).astype(np.float32)
+    store = ChromaStore(model="m", client=SmallBatches(tmp_path))
+    n = 7
+    vectors = np.random.default_rng(0).normal(size=(n, 4)).astype(np.float32)
     store.upsert([f"x-{i}" for i in range(n)], vectors, ["t"] * n, [{"article_id": "x"}] * n)
     assert store.count() == n
+    assert len(store.ids_of_article("x")) == n
 
 
 @pytest.mark.parametrize("url", ["ftp://chroma:8000", "chroma:8000"])

@@ -1,0 +1,249 @@
+"""scripts/ingest.py: arguments, feed lists, summary lines and exit codes (0 ok, 1 a feed
+failed, 2 usage/config error). main(argv) runs in-process with the fake embedder; one case runs
+the script as a subprocess."""
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from conftest import FakeEmbedder, fixture_feeds
+from server import FixtureServer
+
+import kb.knowledge_base
+from kb import KnowledgeBase
+
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "ingest.py"
+
+
+@pytest.fixture(scope="module")
+def cli() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("ingest_script", SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(autouse=True)
+def fake_model(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The CLI's knowledge base loads the fake embedder under the configured model's name."""
+    loaded: list[str] = []
+
+    def load(model: str) -> FakeEmbedder:
+        loaded.append(model)
+        return FakeEmbedder(name=model)
+
+    monkeypatch.setattr(kb.knowledge_base, "SentenceTransformerEmbedder", load)
+    return loaded
+
+
+def run(cli: ModuleType, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = cli.main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_all_feeds_ok_exits_0_with_a_summary(
+    cli: ModuleType,
+    capsys: pytest.CaptureFixture[str],
+    server: FixtureServer,
+    fake_model: list[str],
+) -> None:
+    code, out, _ = run(cli, capsys, *fixture_feeds(server), "--allow-private-hosts")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "feeds: 3 ok, 0 failed"
+    assert "items: 7 new, 0 updated, 0 unchanged, 0 failed" in lines
+    assert "text source: 5 from the page, 2 from the feed" in lines
+    assert "  pages not used: 1 HTTP 403, 1 HTTP 404" in lines
+    assert any(line.startswith("passages embedded: ") for line in lines)
+    assert fake_model == ["all-MiniLM-L6-v2"]
+
+
+def test_second_run_reports_everything_unchanged(
+    cli: ModuleType, capsys: pytest.CaptureFixture[str], server: FixtureServer
+) -> None:
+    run(cli, capsys, *fixture_feeds(server), "--allow-private-hosts")
+    code, out, _ = run(cli, capsys, *fixture_feeds(server), "--allow-private-hosts")
+    assert code == 0
+    assert "items: 0 new, 0 updated, 7 unchanged, 0 failed" in out.splitlines()
+    assert "passages embedded: 0" in out.splitlines()
+
+
+def test_an_unreachable_feed_exits_1(
+    cli: ModuleType, capsys: pytest.CaptureFixture[str], server: FixtureServer
+) -> None:
+    bad = server.url("/status/500")
+    code, out, _ = run(cli, capsys, server.url("/feeds/t21.xml"), bad, "--allow-private-hosts")
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0] == "feeds: 1 ok, 1 failed"
+    assert lines[1].startswith(f"  FAILED {bad}: HTTP 500")
+    assert "items: 1 new, 0 updated, 0 unchanged, 0 failed" in lines
+
+
+def test_a_private_host_without_the_flag_exits_1(
+    cli: ModuleType, capsys: pytest.CaptureFixture[str], server: FixtureServer
+) -> None:
+    code, out, _ = run(cli, capsys, server.url("/feeds/t21.xml"))
+    assert code == 1
+    assert "refused 127.0.0.1" in out
+    assert "--allow-private-hosts" in out
+
+
+def test_the_environment_can_allow_private_hosts(
+    cli: ModuleType,
+    capsys: pytest.CaptureFixture[str],
+    server: FixtureServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("KB_ALLOW_PRIVATE_HOSTS", "1")
+    code, out, _ = run(cli, capsys, server.url("/feeds/t21.xml"))
+    assert code == 0
+    assert out.startswith("feeds: 1 ok, 0 failed")
+
+
+def test_a_nonexistent_feed_file_exits_2(
+    cli: ModuleType, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    missing = tmp_path / "missing.xml"
+    code, out, err = run(cli, capsys, str(missing))
+    assert code == 2
+    assert out == ""
+    assert err.startswith("error: ")
+    assert str(missing) in err
+
+
+def test_a_bad_allow_private_hosts_value_exits_2(
+    cli: ModuleType, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KB_ALLOW_PRIVATE_HOSTS", "perhaps")
+    code, _, err = run(cli, capsys, "https://example.com/feed")
+    assert code == 2
+    assert "KB_ALLOW_PRIVATE_HOSTS" in err
+
+
+def test_feeds_file_with_comments(
+    cli: ModuleType, capsys: pytest.CaptureFixture[str], server: FixtureServer, tmp_path: Path
+) -> None:
+    feeds = tmp_path / "feeds.txt"
+    feeds.write_text(
+        "# feeds for the test\n"
+        f"{server.url('/feeds/t21.xml')}   # T21\n"
+        "\n"
+        f"#{server.url('/status/500')}\n"
+        f"{server.url('/feeds/paywalled.xml')}\n"
+    )
+    code, out, _ = run(cli, capsys, "--feeds-file", str(feeds), "--allow-private-hosts")
+    assert code == 0
+    assert out.startswith("feeds: 2 ok, 0 failed")
+    assert "items: 2 new" in out
+
+
+@pytest.mark.parametrize(
+    ("content", "message"), [(None, "cannot read"), ("# only comments\n\n", "lists no feeds")]
+)
+def test_bad_feeds_file_exits_2(
+    cli: ModuleType,
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    content: str | None,
+    message: str,
+) -> None:
+    feeds = tmp_path / "feeds.txt"
+    if content is not None:
+        feeds.write_text(content)
+    code, _, err = run(cli, capsys, "--feeds-file", str(feeds))
+    assert code == 2
+    assert message in err
+
+
+def test_opml(
+    cli: ModuleType, capsys: pytest.CaptureFixture[str], server: FixtureServer, tmp_path: Path
+) -> None:
+    opml = tmp_path / "subs.opml"
+    opml.write_text(
+        '<?xml version="1.0"?><opml version="2.0"><head><title>subs</title></head><body>'
+        '<outline text="News">'
+        f'<outline type="rss" text="News" xmlUrl="{server.url("/feeds/news.xml")}"/>'
+        "</outline>"
+        f'<outline type="rss" text="T21" xmlUrl=" {server.url("/feeds/t21.xml")} "/>'
+        '<outline text="no feed here"/>'
+        "</body></opml>"
+    )
+    code, out, _ = run(cli, capsys, "--opml", str(opml), "--allow-private-hosts")
+    assert code == 0
+    assert out.startswith("feeds: 2 ok, 0 failed")
+    assert "items: 6 new" in out
+
+
+def test_unreadable_opml_exits_2(
+    cli: ModuleType, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    opml = tmp_path / "subs.opml"
+    opml.write_text("<opml><body><outline")
+    code, _, err = run(cli, capsys, "--opml", str(opml))
+    assert code == 2
+    assert "not a readable OPML" in err
+
+
+def test_json_report(
+    cli: ModuleType, capsys: pytest.CaptureFixture[str], server: FixtureServer
+) -> None:
+    bad = server.url("/status/500")
+    code, out, _ = run(
+        cli, capsys, server.url("/feeds/t21.xml"), bad, "--allow-private-hosts", "--json"
+    )
+    assert code == 1
+    data = json.loads(out)
+    assert (data["feeds_ok"], data["feeds_failed"], data["new"]) == (1, 1, 1)
+    assert [f["ok"] for f in data["feeds"]] == [True, False]
+    assert data["feeds"][1]["source"] == bad
+    assert data["passages"] > 0
+
+
+def test_index_dir_option(
+    cli: ModuleType, capsys: pytest.CaptureFixture[str], server: FixtureServer, tmp_path: Path
+) -> None:
+    index = tmp_path / "chosen"
+    code, _, _ = run(
+        cli,
+        capsys,
+        server.url("/feeds/t21.xml"),
+        "--allow-private-hosts",
+        "--index-dir",
+        str(index),
+    )
+    assert code == 0
+    kb = KnowledgeBase.open(index, embedder=FakeEmbedder(name="all-MiniLM-L6-v2"))
+    assert kb.stats().articles == 1
+    kb.close()
+
+
+def test_unknown_option_is_a_usage_error(cli: ModuleType) -> None:
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["--no-such-option"])
+    assert caught.value.code == 2
+
+
+def test_the_script_runs_as_a_command(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    env.update(KB_INDEX_DIR=str(tmp_path / "index"), KB_ALLOW_PRIVATE_HOSTS="sometimes")
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), "https://example.com/feed"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        check=False,
+        timeout=120,
+    )
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: KB_ALLOW_PRIVATE_HOSTS must be")
+    assert result.stdout == ""
