@@ -15,8 +15,8 @@ from kb.errors import (
     ModelMismatchError,
     StoreError,
 )
-from kb.ingest import FeedResult, IngestReport
 from kb.knowledge_base import KnowledgeBase, Stats
+from kb.report import FeedResult, IngestReport
 from kb.search import Hit
 
 __all__ = [

@@ -27,7 +27,8 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS feeds (
     url TEXT PRIMARY KEY, title TEXT, last_attempt TEXT, last_success TEXT, last_error TEXT,
-    item_count INTEGER DEFAULT 0);
+    item_count INTEGER DEFAULT 0, etag TEXT, last_modified TEXT);
+CREATE TABLE IF NOT EXISTS aliases (alias TEXT PRIMARY KEY, article_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
     article_id TEXT PRIMARY KEY, url TEXT NOT NULL, guid TEXT, feed TEXT, title TEXT,
     published TEXT, author TEXT, categories TEXT, language TEXT, source TEXT,
@@ -112,23 +113,50 @@ class Catalog:
 
     # --- feeds ------------------------------------------------------------------------------
     def record_feed(
-        self, url: str, *, title: str = "", error: str | None = None, item_count: int = 0
+        self,
+        url: str,
+        *,
+        title: str = "",
+        error: str | None = None,
+        item_count: int = 0,
+        not_modified: bool = False,
     ) -> None:
         """Remember a feed's latest outcome; a failure keeps the last success time."""
         now = utc_now()
         with self.transaction() as db:
             db.execute("INSERT OR IGNORE INTO feeds (url) VALUES (?)", (url,))
-            if error is None:
+            if error is not None:
+                db.execute(
+                    "UPDATE feeds SET last_attempt = ?, last_error = ? WHERE url = ?",
+                    (now, error, url),
+                )
+            elif not_modified:
+                db.execute(
+                    "UPDATE feeds SET last_attempt = ?, last_success = ?, last_error = NULL "
+                    "WHERE url = ?",
+                    (now, now, url),
+                )
+            else:
                 db.execute(
                     "UPDATE feeds SET title = ?, last_attempt = ?, last_success = ?, "
                     "last_error = NULL, item_count = ? WHERE url = ?",
                     (title, now, now, item_count, url),
                 )
-            else:
-                db.execute(
-                    "UPDATE feeds SET last_attempt = ?, last_error = ? WHERE url = ?",
-                    (now, error, url),
-                )
+
+    def feed_validators(self, url: str) -> tuple[str, str]:
+        """(ETag, Last-Modified) saved after the feed's last complete read, or ('', '')."""
+        rows = self._query(
+            "SELECT etag, last_modified FROM feeds WHERE url = ? AND last_error IS NULL", (url,)
+        )
+        return (rows[0][0] or "", rows[0][1] or "") if rows else ("", "")
+
+    def set_feed_validators(self, url: str, etag: str, last_modified: str) -> None:
+        """Save a feed's cache validators once all of its items are stored."""
+        with self.transaction() as db:
+            db.execute(
+                "UPDATE feeds SET etag = ?, last_modified = ? WHERE url = ?",
+                (etag, last_modified, url),
+            )
 
     def feeds(self) -> list[FeedRecord]:
         """Every feed ever read, by URL."""
@@ -160,6 +188,26 @@ class Catalog:
             int(r[8] or 0),
         )
 
+    def resolve_alias(self, aliases: Sequence[str]) -> str | None:
+        """The article an identity (canonical URL, guid, rel=canonical) already belongs to."""
+        for alias in aliases:
+            rows = self._query("SELECT article_id FROM aliases WHERE alias = ?", (alias,))
+            if rows:
+                return str(rows[0][0])
+        return None
+
+    def record_failure(self, article_id: str, url: str, reason: str) -> None:
+        """Note why an item has no stored text; a stored article keeps its passages."""
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO articles (article_id, url, state) VALUES (?, ?, 'failed')",
+                (article_id, url),
+            )
+            db.execute(
+                "UPDATE articles SET failure = ?, fetched_at = ? WHERE article_id = ?",
+                (reason, utc_now(), article_id),
+            )
+
     def mark_pending(self, article_id: str, url: str) -> None:
         """Flag an article whose passages are about to change (crash recovery marker)."""
         with self.transaction() as db:
@@ -169,21 +217,31 @@ class Catalog:
             db.execute("UPDATE articles SET state = 'pending' WHERE article_id = ?", (article_id,))
 
     def complete_article(
-        self, row: dict[str, object], passages: Sequence[tuple[str, str, str]]
+        self,
+        row: dict[str, object],
+        passages: Sequence[tuple[str, str, str]],
+        *,
+        aliases: Sequence[str] = (),
     ) -> None:
-        """Record an article as stored, with its passages (chunk_id, title, text) for BM25."""
-        columns = [*row.keys(), "state"]
-        values = [*row.values(), "stored"]
+        """Record an article as stored, with its passages (chunk_id, title, text) for BM25 and
+        the identities (aliases) that name it."""
+        columns = [*row.keys(), "state", "failure"]
+        values = [*row.values(), "stored", None]
+        aid = row["article_id"]
         with self.transaction() as db:
             db.execute(
                 f"INSERT OR REPLACE INTO articles ({', '.join(columns)}) "  # noqa: S608
                 f"VALUES ({', '.join('?' * len(columns))})",
                 values,
             )
-            db.execute("DELETE FROM passages_fts WHERE article_id = ?", (row["article_id"],))
+            db.execute("DELETE FROM passages_fts WHERE article_id = ?", (aid,))
             db.executemany(
                 "INSERT INTO passages_fts (chunk_id, article_id, title, text) VALUES (?, ?, ?, ?)",
-                [(cid, row["article_id"], title, text) for cid, title, text in passages],
+                [(cid, aid, title, text) for cid, title, text in passages],
+            )
+            db.executemany(
+                "INSERT OR REPLACE INTO aliases (alias, article_id) VALUES (?, ?)",
+                [(alias, aid) for alias in aliases],
             )
 
     def counts(self) -> tuple[int, int, int]:

@@ -37,8 +37,14 @@ class Settings:
     max_page_bytes: int = 5 * 1024 * 1024
     max_feed_bytes: int = 20 * 1024 * 1024
     max_redirects: int = 5
+    total_timeout: float = 60.0
     fetch_workers: int = 8
     per_host_connections: int = 2
+    host_delay: float = 0.1
+    max_retries: int = 2
+    retry_backoff: float = 1.0
+    max_retry_wait: float = 30.0
+    respect_robots: bool = True
 
     def __post_init__(self) -> None:
         # Accept str paths from callers; everything inside works with Path.
@@ -55,14 +61,17 @@ class Settings:
             values["model"] = env["KB_MODEL"]
         if "KB_ALLOW_PRIVATE_HOSTS" in env:
             values["allow_private_hosts"] = parse_bool("KB_ALLOW_PRIVATE_HOSTS", env)
+        if "KB_RESPECT_ROBOTS" in env:
+            values["respect_robots"] = parse_bool("KB_RESPECT_ROBOTS", env)
         if env.get("KB_CHROMA_URL"):
             values["chroma_url"] = env["KB_CHROMA_URL"]
         for name, attr in (
             ("KB_CONNECT_TIMEOUT", "connect_timeout"),
             ("KB_READ_TIMEOUT", "read_timeout"),
+            ("KB_HOST_DELAY", "host_delay"),
         ):
             if env.get(name):
-                values[attr] = _parse_float(name, env[name])
+                values[attr] = _parse_float(name, env[name], zero_ok=attr == "host_delay")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values)  # type: ignore[arg-type]
 
@@ -77,11 +86,11 @@ def parse_bool(name: str, env: Mapping[str, str]) -> bool:
     raise ConfigError(f"{name} must be 1/0, true/false or yes/no, not {value!r}")
 
 
-def _parse_float(name: str, value: str) -> float:
+def _parse_float(name: str, value: str, *, zero_ok: bool = False) -> float:
     try:
         number = float(value)
     except ValueError:
         raise ConfigError(f"{name} must be a number, not {value!r}") from None
-    if number <= 0:
+    if number < 0 or (number == 0 and not zero_ok):
         raise ConfigError(f"{name} must be positive, not {value!r}")
     return number

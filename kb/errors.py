@@ -28,9 +28,12 @@ class FeedError(KBError):
 class FetchError(KBError):
     """An HTTP request failed: network error, bad status, timeout, size or type."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+    def __init__(
+        self, message: str, *, status: int | None = None, retry_after: float | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
+        self.retry_after = retry_after
 
 
 class BlockedHostError(FetchError):

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 import lxml.html
 import trafilatura
@@ -66,6 +67,7 @@ class PageText:
     author: str
     categories: tuple[str, ...]
     language: str
+    canonical_url: str = ""
 
 
 def extract_page(html: bytes | str, *, url: str) -> PageText | None:
@@ -90,7 +92,17 @@ def extract_page(html: bytes | str, *, url: str) -> PageText | None:
         author=clean_line(str(doc.author or "")),
         categories=tuple(c for c in categories if c and "," not in c),
         language=str(doc.language or ""),
+        canonical_url=_canonical(str(doc.url or "")),
     )
+
+
+def _canonical(url: str) -> str:
+    """The page's rel=canonical/og:url, unless it is a site's home page (a common misuse that
+    would merge every article of the site into one)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or parts.path.strip("/") == "":
+        return ""
+    return url
 
 
 def html_to_text(fragment: str) -> str:

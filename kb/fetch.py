@@ -6,12 +6,16 @@ is untrusted input and must not make the server fetch internal URLs.
 
 from __future__ import annotations
 
+import email.utils
 import ipaddress
 import logging
 import socket
 import threading
-from collections.abc import Callable, Iterable
+import time
+import urllib.robotparser
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -23,6 +27,8 @@ logger = logging.getLogger(__name__)
 
 Resolver = Callable[[str], Iterable[str]]
 
+#: Statuses worth another try: rate limiting and transient server errors.
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 FEED_TYPES = (
     "application/rss+xml",
@@ -109,6 +115,7 @@ class Fetcher:
             limits=httpx.Limits(max_connections=settings.fetch_workers * 2),
         )
         self._host_slots: dict[str, threading.BoundedSemaphore] = {}
+        self._next_start: dict[str, float] = {}
         self._lock = threading.Lock()
 
     def close(self) -> None:
@@ -122,10 +129,39 @@ class Fetcher:
         self.close()
 
     def get(
-        self, url: str, *, accept: tuple[str, ...] = HTML_TYPES, max_bytes: int | None = None
+        self,
+        url: str,
+        *,
+        accept: tuple[str, ...] = HTML_TYPES,
+        max_bytes: int | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> Response:
-        """GET url through checked redirects; FetchError unless a 200 of an accepted type."""
+        """GET url through checked redirects, retrying 429/5xx with backoff; FetchError unless
+        a 200 of an accepted type (or a 304 when conditional headers were sent)."""
         limit = max_bytes or self.settings.max_page_bytes
+        for attempt in range(self.settings.max_retries + 1):
+            try:
+                return self._follow(url, accept=accept, limit=limit, headers=headers or {})
+            except FetchError as exc:
+                wait = self._retry_wait(exc, attempt)
+                if wait is None:
+                    raise
+                logger.info("retrying %s in %.1f s after: %s", url, wait, exc)
+                time.sleep(wait)
+        raise AssertionError("unreachable: the last attempt raises or returns")
+
+    def _retry_wait(self, exc: FetchError, attempt: int) -> float | None:
+        """Seconds to wait before retrying, or None when the error is final."""
+        if exc.status not in RETRY_STATUSES or attempt >= self.settings.max_retries:
+            return None
+        wait = self.settings.retry_backoff * (2**attempt)
+        if exc.retry_after is not None:
+            wait = max(wait, exc.retry_after)
+        return wait if wait <= self.settings.max_retry_wait else None  # too long: give up now
+
+    def _follow(
+        self, url: str, *, accept: tuple[str, ...], limit: int, headers: Mapping[str, str]
+    ) -> Response:
         current = url
         for _hop in range(self.settings.max_redirects + 1):
             check_url(
@@ -134,7 +170,8 @@ class Fetcher:
                 resolver=self._resolver,
             )
             with self._slot(current):
-                response = self._get_once(current, accept=accept, limit=limit)
+                self._wait_turn(current)
+                response = self._get_once(current, accept=accept, limit=limit, headers=headers)
             if isinstance(response, str):
                 current = response
                 continue
@@ -150,21 +187,45 @@ class Fetcher:
                 )
             return self._host_slots[host]
 
-    def _get_once(self, url: str, *, accept: tuple[str, ...], limit: int) -> Response | str:
+    def _wait_turn(self, url: str) -> None:
+        """Space request starts to one host by at least settings.host_delay seconds."""
+        host = urlsplit(url).netloc.lower()
+        with self._lock:
+            now = time.monotonic()
+            start = max(now, self._next_start.get(host, now))
+            self._next_start[host] = start + self.settings.host_delay
+        if start > now:
+            time.sleep(start - now)
+
+    def _get_once(
+        self, url: str, *, accept: tuple[str, ...], limit: int, headers: Mapping[str, str]
+    ) -> Response | str:
         """One request: a Response, or the next URL of a redirect."""
         try:
-            with self._client.stream("GET", url) as resp:
+            with self._client.stream("GET", url, headers=dict(headers)) as resp:
                 if resp.is_redirect and "location" in resp.headers:
                     return urljoin(url, resp.headers["location"])
+                if resp.status_code == 304 and headers:
+                    return Response(
+                        url=str(resp.url),
+                        status=304,
+                        content_type="",
+                        body=b"",
+                        headers=dict(resp.headers),
+                    )
                 if resp.status_code != 200:
-                    raise FetchError(f"HTTP {resp.status_code} for {url}", status=resp.status_code)
+                    raise FetchError(
+                        f"HTTP {resp.status_code} for {url}",
+                        status=resp.status_code,
+                        retry_after=parse_retry_after(resp.headers.get("retry-after")),
+                    )
                 ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
                 if accept and ctype and ctype not in accept:
                     raise FetchError(f"not {'/'.join(accept[:1])} but {ctype!r}: {url}")
                 declared = resp.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > limit:
                     raise FetchError(f"body too large ({declared} bytes > {limit}): {url}")
-                body = _read_capped(resp, limit, url)
+                body = _read_capped(resp, limit, url, deadline=self.settings.total_timeout)
                 return Response(
                     url=str(resp.url),
                     status=resp.status_code,
@@ -178,13 +239,73 @@ class Fetcher:
             raise FetchError(f"{type(exc).__name__}: {exc} ({url})") from exc
 
 
-def _read_capped(resp: httpx.Response, limit: int, url: str) -> bytes:
-    """Read the decompressed body, stopping as soon as it passes limit (gzip bombs too)."""
+class RobotsPolicy:
+    """robots.txt rules per site, fetched once each through the same polite Fetcher.
+
+    Per RFC 9309: a missing robots.txt (4xx) allows everything; an unreachable one (5xx,
+    network error) disallows the site for this run."""
+
+    def __init__(self, fetcher: Fetcher) -> None:
+        self._fetcher = fetcher
+        self._rules: dict[str, urllib.robotparser.RobotFileParser | bool] = {}
+        self._lock = threading.Lock()
+
+    def allowed(self, url: str) -> bool:
+        """Whether kb's User-Agent may fetch url."""
+        parts = urlsplit(url)
+        site = f"{parts.scheme}://{parts.netloc}"
+        with self._lock:
+            rules = self._rules.get(site)
+        if rules is None:
+            rules = self._load(site)
+            with self._lock:
+                self._rules[site] = rules
+        if isinstance(rules, bool):
+            return rules
+        return rules.can_fetch(self._fetcher.settings.user_agent, url)
+
+    def _load(self, site: str) -> urllib.robotparser.RobotFileParser | bool:
+        try:
+            response = self._fetcher.get(f"{site}/robots.txt", accept=(), max_bytes=512 * 1024)
+        except BlockedHostError:
+            raise  # the site itself is refused: say so, not "disallowed by robots.txt"
+        except FetchError as exc:
+            if exc.status is not None and 400 <= exc.status < 500:
+                return True
+            logger.info("robots.txt of %s unreachable (%s): not fetching its pages", site, exc)
+            return False
+        parser = urllib.robotparser.RobotFileParser()
+        parser.parse(response.body.decode("utf-8", "replace").splitlines())
+        return parser
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date), or None."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        moment = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+
+
+def _read_capped(resp: httpx.Response, limit: int, url: str, *, deadline: float) -> bytes:
+    """Read the decompressed body, stopping as soon as it passes limit (gzip bombs too) or the
+    whole read takes longer than deadline seconds (a slow drip never trips the read timeout)."""
     chunks: list[bytes] = []
     size = 0
+    started = time.monotonic()
     for chunk in resp.iter_bytes():
         size += len(chunk)
         if size > limit:
             raise FetchError(f"body too large (over {limit} bytes): {url}")
+        if time.monotonic() - started > deadline:
+            raise FetchError(f"timed out: body still arriving after {deadline:.0f} s: {url}")
         chunks.append(chunk)
     return b"".join(chunks)

@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from kb.article import Article, compose_article
@@ -22,11 +22,13 @@ from kb.catalog import Catalog, utc_now
 from kb.chunk import Passage, chunk_text
 from kb.config import Settings
 from kb.embed import Embedder
-from kb.errors import ConfigError, FeedError, FetchError
+from kb.errors import FeedError, FetchError
 from kb.extract import PageText, extract_page
-from kb.feeds import Feed, FeedItem, discover_feed_links, parse_feed
-from kb.fetch import Fetcher, Response
+from kb.feeds import Feed, FeedItem
+from kb.fetch import Fetcher, RobotsPolicy
 from kb.ids import article_id, canonical_url, chunk_id, digest
+from kb.report import FeedResult, IngestReport
+from kb.sources import FeedFetch, archive_page_url, check_sources, read_feed_source
 from kb.store import ChromaStore
 
 logger = logging.getLogger(__name__)
@@ -38,127 +40,23 @@ OVERLAP_TOKENS = 40
 
 
 @dataclass(frozen=True)
-class FeedResult:
-    """How reading one feed went."""
-
-    source: str
-    ok: bool
-    title: str = ""
-    items: int = 0
-    error: str = ""
-    warning: str = ""
-
-
-@dataclass
-class IngestReport:
-    """What an ingest did, for people (summary()) and programs (to_dict())."""
-
-    feeds: list[FeedResult] = field(default_factory=list)
-    new: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    failed: int = 0
-    from_page: int = 0
-    from_feed: int = 0
-    passages: int = 0
-    elapsed: float = 0.0
-    failures: list[tuple[str, str]] = field(default_factory=list)
-    page_errors: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def feeds_ok(self) -> int:
-        """Feeds read successfully."""
-        return sum(f.ok for f in self.feeds)
-
-    @property
-    def feeds_failed(self) -> int:
-        """Feeds that could not be read."""
-        return sum(not f.ok for f in self.feeds)
-
-    @property
-    def exit_code(self) -> int:
-        """0 when every feed was read, 1 when some failed."""
-        return 1 if self.feeds_failed else 0
-
-    def to_dict(self) -> dict[str, object]:
-        """The report as plain JSON-able values."""
-        data = asdict(self)
-        data.update(feeds_ok=self.feeds_ok, feeds_failed=self.feeds_failed)
-        return data
-
-    def summary(self) -> str:
-        """A short human summary, one fact a line."""
-        lines = [f"feeds: {self.feeds_ok} ok, {self.feeds_failed} failed"]
-        lines += [f"  FAILED {f.source}: {f.error}" for f in self.feeds if not f.ok]
-        lines += [f"  warning {f.source}: {f.warning}" for f in self.feeds if f.ok and f.warning]
-        lines.append(
-            f"items: {self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
-            f"{self.failed} failed"
-        )
-        lines += [f"  failed {url}: {reason}" for url, reason in self.failures[:20]]
-        if len(self.failures) > 20:
-            lines.append(f"  ... and {len(self.failures) - 20} more")
-        lines.append(f"text source: {self.from_page} from the page, {self.from_feed} from the feed")
-        if self.page_errors:
-            reasons = ", ".join(f"{n} {r}" for r, n in sorted(self.page_errors.items()))
-            lines.append(f"  pages not used: {reasons}")
-        lines.append(f"passages embedded: {self.passages}")
-        lines.append(f"elapsed: {self.elapsed:.1f} s")
-        return "\n".join(lines)
-
-
-@dataclass(frozen=True)
 class _Work:
     item: FeedItem
     url: str
     article_id: str
+    aliases: tuple[str, ...]
     fingerprint: str
     feed: Feed
     existing: bool
 
 
-def read_feed_source(source: str, fetcher: Fetcher) -> Feed:
-    """A Feed from a URL or a local file; raise FeedError on any failure."""
-    path = Path(source.removeprefix("file://")).expanduser()
-    if not source.startswith(("http://", "https://")):
-        try:
-            data = path.read_bytes()
-        except OSError as exc:
-            raise FeedError(f"cannot read feed file {source}: {exc.strerror or exc}") from exc
-        return parse_feed(data, url=source)
-    response = _get_feed(source, fetcher)
-    try:
-        return parse_feed(response.body, url=source, content_type=response.content_type)
-    except FeedError:
-        alternates = discover_feed_links(response.body, base_url=response.url)
-        if not alternates:
-            raise
-    logger.info("%s is a web page; reading its feed %s", source, alternates[0])
-    response = _get_feed(alternates[0], fetcher)
-    return parse_feed(response.body, url=source, content_type=response.content_type)
+@dataclass
+class _FeedState:
+    """A feed read in this run: its validators are saved only once all its items are stored,
+    so a crash or a failed item never turns into a 304 that hides unstored items."""
 
-
-def _get_feed(url: str, fetcher: Fetcher) -> Response:
-    try:
-        return fetcher.get(url, accept=(), max_bytes=fetcher.settings.max_feed_bytes)
-    except FetchError as exc:
-        raise FeedError(str(exc)) from exc
-
-
-def check_sources(sources: Iterable[str]) -> list[str]:
-    """Validate FEED arguments up front: http(s) URLs or existing files; raise ConfigError."""
-    checked = []
-    for source in sources:
-        source = source.strip()
-        if source.startswith(("http://", "https://")):
-            if not urlsplit(source).hostname:
-                raise ConfigError(f"not a valid feed URL: {source!r}")
-        elif not Path(source.removeprefix("file://")).expanduser().is_file():
-            raise ConfigError(f"not a feed URL or an existing file: {source!r}")
-        checked.append(source)
-    if not checked:
-        raise ConfigError("no feeds to ingest")
-    return list(dict.fromkeys(checked))
+    fetch: FeedFetch
+    complete: bool = True
 
 
 class Ingestor:
@@ -179,60 +77,93 @@ class Ingestor:
         self.store = store
         self.catalog = catalog
         self.fetcher = fetcher
+        self.robots = RobotsPolicy(fetcher)
         self.progress = progress or (lambda stage, done, total: None)
+        self._feeds: dict[str, _FeedState] = {}
 
-    def run(self, sources: Iterable[str]) -> IngestReport:
-        """Ingest every feed; feed and item failures are counted, never raised."""
+    def run(self, sources: Iterable[str], *, backfill: int = 1) -> IngestReport:
+        """Ingest every feed (and pages 2..backfill of WordPress feed archives); feed and item
+        failures are counted in the report, never raised."""
         started = time.monotonic()
         report = IngestReport()
-        work = self._collect(check_sources(sources), report)
+        work = self._collect(check_sources(sources), report, backfill)
         for done, (unit, page, reason) in enumerate(self._fetch_pages(work), start=1):
-            self._store_item(unit, page, reason, report)
+            if not self._store_item(unit, page, reason, report):
+                self._feeds[unit.feed.url].complete = False
             self.progress("articles", done, len(work))
+        for source, state in self._feeds.items():
+            fetch = state.fetch
+            if state.complete and (fetch.etag or fetch.last_modified):
+                self.catalog.set_feed_validators(source, fetch.etag, fetch.last_modified)
         self.catalog.set_meta("last_refresh", utc_now())
         report.elapsed = time.monotonic() - started
         return report
 
-    def _collect(self, sources: list[str], report: IngestReport) -> list[_Work]:
+    def _collect(self, sources: list[str], report: IngestReport, backfill: int) -> list[_Work]:
         work: dict[str, _Work] = {}
         for done, source in enumerate(sources, start=1):
-            try:
-                feed = read_feed_source(source, self.fetcher)
-            except FeedError as exc:
-                logger.info("feed failed: %s", exc)
-                report.feeds.append(FeedResult(source=source, ok=False, error=str(exc)))
-                self.catalog.record_feed(source, error=str(exc))
-                continue
-            report.feeds.append(
-                FeedResult(
-                    source=source,
-                    ok=True,
-                    title=feed.title,
-                    items=len(feed.items),
-                    warning=feed.warning,
-                )
-            )
-            self.catalog.record_feed(source, title=feed.title, item_count=len(feed.items))
-            for item in feed.items:
-                unit = self._plan(item, feed)
-                if unit is None:
-                    report.unchanged += 1
-                elif unit.article_id not in work:
-                    work[unit.article_id] = unit
+            feeds = self._read(source, report, backfill)
+            for feed in feeds:
+                seen_guids = _unique_guids(feed)
+                for item in feed.items:
+                    unit = self._plan(item, feed, seen_guids)
+                    if unit is None:
+                        report.unchanged += 1
+                    elif unit.article_id not in work:
+                        work[unit.article_id] = unit
             self.progress("feeds", done, len(sources))
         return list(work.values())
 
-    def _plan(self, item: FeedItem, feed: Feed) -> _Work | None:
+    def _read(self, source: str, report: IngestReport, backfill: int) -> list[Feed]:
+        """The feed (and its archive pages) of one source; a failure is one report line."""
+        etag, modified = self.catalog.feed_validators(source)
+        try:
+            fetched = read_feed_source(source, self.fetcher, etag=etag, last_modified=modified)
+        except FeedError as exc:
+            logger.info("feed failed: %s", exc)
+            report.feeds.append(FeedResult(source=source, ok=False, error=str(exc)))
+            self.catalog.record_feed(source, error=str(exc))
+            return []
+        if fetched.feed is None:
+            report.feeds.append(FeedResult(source=source, ok=True, not_modified=True))
+            self.catalog.record_feed(source, not_modified=True)
+            return []
+        feeds = [fetched.feed, *self._archive_pages(source, backfill)]
+        items = sum(len(f.items) for f in feeds)
+        self._feeds[source] = _FeedState(fetched)
+        report.feeds.append(
+            FeedResult(
+                source=source,
+                ok=True,
+                title=fetched.feed.title,
+                items=items,
+                warning=fetched.feed.warning,
+            )
+        )
+        self.catalog.record_feed(source, title=fetched.feed.title, item_count=items)
+        return feeds
+
+    def _archive_pages(self, source: str, backfill: int) -> list[Feed]:
+        """Pages 2..backfill of a WordPress feed, stopping at the first that fails or is empty."""
+        pages: list[Feed] = []
+        if not source.startswith(("http://", "https://")):
+            return pages
+        for number in range(2, backfill + 1):
+            try:
+                feed = read_feed_source(archive_page_url(source, number), self.fetcher).feed
+            except FeedError as exc:
+                logger.info("archive page %d of %s: %s", number, source, exc)
+                break
+            if feed is None or not feed.items:
+                break
+            pages.append(replace(feed, url=source))
+        return pages
+
+    def _plan(self, item: FeedItem, feed: Feed, unique_guids: set[str]) -> _Work | None:
         """The work for an item, or None when the catalog already holds it unchanged."""
         link = urljoin(feed.link or feed.url, item.link) if item.link else ""
-        url = canonical_url(link) if link else ""
-        if url:
-            identity = url
-        elif item.guid:
-            identity = f"guid:{item.guid}"
-        else:
-            identity = "item:" + digest(feed.url, item.title, item.content_html, item.summary_html)
-        aid = article_id(identity)
+        aliases = item_aliases(item, link, feed, unique_guids)
+        aid = self.catalog.resolve_alias(aliases) or article_id(aliases[0])
         fingerprint = digest(
             item.title,
             link,
@@ -248,6 +179,7 @@ class Ingestor:
             item=replace(item, link=link),
             url=link,
             article_id=aid,
+            aliases=aliases,
             fingerprint=fingerprint,
             feed=feed,
             existing=bool(record and record.state == "stored"),
@@ -267,6 +199,8 @@ class Ingestor:
         if not url.startswith(("http://", "https://")):
             return None, "no link"
         try:
+            if self.settings.respect_robots and not self.robots.allowed(url):
+                return None, "disallowed by robots.txt"
             response = self.fetcher.get(url)
         except FetchError as exc:
             logger.info("page not fetched: %s", exc)
@@ -276,7 +210,8 @@ class Ingestor:
 
     def _store_item(
         self, unit: _Work, page: PageText | None, reason: str, report: IngestReport
-    ) -> None:
+    ) -> bool:
+        """Store one item; False when it holds no text anywhere (counted as failed)."""
         if reason:
             report.page_errors[reason] = report.page_errors.get(reason, 0) + 1
         article = compose_article(
@@ -289,7 +224,9 @@ class Ingestor:
         if article is None:
             report.failed += 1
             report.failures.append((unit.url or unit.item.title, reason or "no text"))
-            return
+            self.catalog.record_failure(unit.article_id, unit.url, reason or "no text")
+            return False
+        unit = self._merge_canonical(unit, page)
         if article.published is None:
             article = replace(article, published=datetime.now(UTC), published_from="fetched")
         passages = chunk_text(
@@ -307,15 +244,29 @@ class Ingestor:
             else:
                 report.updated += 1  # same text, new date/feed/tags: rewrite metadata only
             self._write(unit, article, passages, content_hash, meta_hash, embed=False)
-            return
+            return True
         self._write(unit, article, passages, content_hash, meta_hash, embed=True)
         report.passages += len(passages)
         report.from_page += article.source == "page"
         report.from_feed += article.source == "feed"
-        if unit.existing:
+        if stored:
             report.updated += 1
         else:
             report.new += 1
+        return True
+
+    def _merge_canonical(self, unit: _Work, page: PageText | None) -> _Work:
+        """The work under the id of an article already stored with the page's rel=canonical
+        URL, when that is another URL variant of this one."""
+        if page is None or not page.canonical_url:
+            return unit
+        key = canonical_url(page.canonical_url)
+        aliases = (*unit.aliases, key) if key not in unit.aliases else unit.aliases
+        owner = self.catalog.resolve_alias((key,))
+        if owner and owner != unit.article_id:
+            logger.info("%s is %s by rel=canonical; one article", unit.url, key)
+            return replace(unit, article_id=owner, aliases=aliases, existing=True)
+        return replace(unit, aliases=aliases)
 
     def _write(
         self,
@@ -341,7 +292,26 @@ class Ingestor:
         self.catalog.complete_article(
             _row(unit, article, content_hash, meta_hash, len(passages)),
             [(i, article.title, p.text) for i, p in zip(ids, passages, strict=True)],
+            aliases=unit.aliases,
         )
+
+
+def item_aliases(item: FeedItem, link: str, feed: Feed, unique_guids: set[str]) -> tuple[str, ...]:
+    """The identities that name an item's article, strongest first: its canonical link, its
+    guid (scoped to the feed's site, and only if unique within the feed), else its content."""
+    aliases = [canonical_url(link)] if link else []
+    if item.guid and item.guid in unique_guids:
+        site = urlsplit(feed.link or feed.url).netloc.lower().removeprefix("www.")
+        aliases.append(f"guid:{site}:{item.guid}")
+    if not aliases:
+        aliases.append("item:" + digest(feed.url, item.title, item.content_html, item.summary_html))
+    return tuple(aliases)
+
+
+def _unique_guids(feed: Feed) -> set[str]:
+    """Guids that occur once in the feed (some feeds repeat one guid on every item)."""
+    counts = Counter(item.guid for item in feed.items if item.guid)
+    return {guid for guid, n in counts.items() if n == 1}
 
 
 def text_hash(article: Article) -> str:

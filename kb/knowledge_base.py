@@ -27,8 +27,10 @@ from kb.config import DEFAULT_FEEDS, Settings
 from kb.embed import Embedder, SentenceTransformerEmbedder
 from kb.errors import KBError, ModelMismatchError
 from kb.fetch import Fetcher
-from kb.ingest import Ingestor, IngestReport, Progress, check_sources
+from kb.ingest import Ingestor, Progress
+from kb.report import IngestReport
 from kb.search import Hit, diversify, hit_from, rrf_fuse
+from kb.sources import check_sources
 from kb.store import ChromaStore
 
 logger = logging.getLogger(__name__)
@@ -134,8 +136,10 @@ class KnowledgeBase:
         *,
         allow_private_hosts: bool | None = None,
         progress: Progress | None = None,
+        backfill: int = 1,
     ) -> IngestReport:
-        """Read feeds (default: self.feeds()) into the knowledge base; see IngestReport."""
+        """Read feeds (default: self.feeds()) into the knowledge base; backfill=N also reads
+        pages 2..N of WordPress feed archives (?paged=N). See IngestReport."""
         settings = self.settings
         if allow_private_hosts is not None:
             settings = replace(settings, allow_private_hosts=allow_private_hosts)
@@ -152,7 +156,7 @@ class KnowledgeBase:
                     fetcher=fetcher,
                     progress=progress,
                 )
-                return ingestor.run(sources)
+                return ingestor.run(sources, backfill=backfill)
         finally:
             if fetcher is not self._fetcher:
                 fetcher.close()

@@ -49,6 +49,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="allow loopback/private addresses (also KB_ALLOW_PRIVATE_HOSTS=1)",
     )
+    parser.add_argument(
+        "--backfill",
+        type=int,
+        default=1,
+        metavar="N",
+        help="also read pages 2..N of WordPress feed archives (?paged=N)",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     return parser
@@ -58,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the ingest; return the exit code."""
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.backfill < 1:
+        parser.error("--backfill takes a page count of 1 or more")
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(levelname)s %(name)s: %(message)s",
@@ -73,7 +82,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     try:
-        report = kb.ingest(sources or None, progress=_progress(args.verbose))
+        report = kb.ingest(
+            sources or None, progress=_progress(args.verbose), backfill=args.backfill
+        )
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -17,14 +17,9 @@ from kb.extract import extract_page
 from kb.feeds import parse_feed
 from kb.fetch import Fetcher
 from kb.ids import article_id, canonical_url
-from kb.ingest import (
-    TITLE_TOKENS,
-    FeedResult,
-    IngestReport,
-    check_sources,
-    embedding_text,
-    read_feed_source,
-)
+from kb.ingest import TITLE_TOKENS, embedding_text
+from kb.report import FeedResult, IngestReport
+from kb.sources import check_sources, read_feed_source
 
 T21_PATH = "/t21.us/" + T21_URL.removeprefix("https://t21.us/")
 
@@ -295,7 +290,9 @@ def test_a_bozo_feed_keeps_its_items(isolated_env: Path, fake_embedder: FakeEmbe
     assert "declaration" in report.feeds[0].warning
     assert f"warning {report.feeds[0].source}" in report.summary()
     assert (report.new, report.from_feed) == (5, 5)
-    assert len(requested) == 5
+    pages = [url for url in requested if not url.endswith("/robots.txt")]
+    assert len(pages) == 5
+    assert len(requested) == 6  # robots.txt once for the one site, then its pages
     assert report.page_errors == {"HTTP 404": 5}
 
 
@@ -357,9 +354,9 @@ def test_read_feed_source_from_file_and_url(server: FixtureServer, tmp_path: Pat
     path = tmp_path / "t21.xml"
     path.write_bytes((FIXTURES / "feeds" / "t21.xml").read_bytes())
     with Fetcher(Settings(allow_private_hosts=True)) as fetcher:
-        assert len(read_feed_source(str(path), fetcher).items) == 1
-        assert len(read_feed_source(f"file://{path}", fetcher).items) == 1
-        assert len(read_feed_source(server.url("/feeds/news.xml"), fetcher).items) == 5
+        assert len(read_feed_source(str(path), fetcher).feed.items) == 1
+        assert len(read_feed_source(f"file://{path}", fetcher).feed.items) == 1
+        assert len(read_feed_source(server.url("/feeds/news.xml"), fetcher).feed.items) == 5
         with pytest.raises(FeedError, match="HTTP 500"):
             read_feed_source(server.url("/status/500"), fetcher)
         with pytest.raises(FeedError, match="cannot read feed file"):
@@ -370,7 +367,7 @@ def test_a_site_url_is_read_through_its_alternate_feed_link(
     fake_kb: KnowledgeBase, server: FixtureServer
 ) -> None:
     with Fetcher(Settings(allow_private_hosts=True)) as fetcher:
-        feed = read_feed_source(server.url("/site"), fetcher)
+        feed = read_feed_source(server.url("/site"), fetcher).feed
         assert feed.url == server.url("/site")
         assert feed.title == "EXPORT MANUFACTURING INDUSTRY archivos - T21"
         with pytest.raises(FeedError):
