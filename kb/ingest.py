@@ -66,20 +66,27 @@ class Ingestor:
         self,
         settings: Settings,
         *,
-        embedder: Embedder,
+        embedder: Embedder | Callable[[], Embedder],
         store: ChromaStore,
         catalog: Catalog,
         fetcher: Fetcher,
         progress: Progress | None = None,
     ) -> None:
         self.settings = settings
-        self.embedder = embedder
+        self._embedder = embedder
         self.store = store
         self.catalog = catalog
         self.fetcher = fetcher
         self.robots = RobotsPolicy(fetcher)
         self.progress = progress or (lambda stage, done, total: None)
         self._feeds: dict[str, _FeedState] = {}
+
+    @property
+    def embedder(self) -> Embedder:
+        """The model, loaded only once an article needs it (an unchanged refresh never does)."""
+        if not isinstance(self._embedder, Embedder):
+            self._embedder = self._embedder()
+        return self._embedder
 
     def run(self, sources: Iterable[str], *, backfill: int = 1) -> IngestReport:
         """Ingest every feed (and pages 2..backfill of WordPress feed archives); feed and item
@@ -100,48 +107,50 @@ class Ingestor:
         return report
 
     def _collect(self, sources: list[str], report: IngestReport, backfill: int) -> list[_Work]:
+        """Read every feed (concurrently, results in source order) and plan its items."""
         work: dict[str, _Work] = {}
-        for done, source in enumerate(sources, start=1):
-            feeds = self._read(source, report, backfill)
-            for feed in feeds:
-                seen_guids = _unique_guids(feed)
-                for item in feed.items:
-                    unit = self._plan(item, feed, seen_guids)
-                    if unit is None:
-                        report.unchanged += 1
-                    elif unit.article_id not in work:
-                        work[unit.article_id] = unit
-            self.progress("feeds", done, len(sources))
+        with ThreadPoolExecutor(max_workers=self.settings.fetch_workers) as pool:
+            reads = pool.map(lambda source: self._read(source, backfill), sources)
+            for done, (result, feeds) in enumerate(reads, start=1):
+                report.feeds.append(result)
+                for feed in feeds:
+                    self._plan_feed(feed, work, report)
+                self.progress("feeds", done, len(sources))
         return list(work.values())
 
-    def _read(self, source: str, report: IngestReport, backfill: int) -> list[Feed]:
+    def _plan_feed(self, feed: Feed, work: dict[str, _Work], report: IngestReport) -> None:
+        unique_guids = _unique_guids(feed)
+        for item in feed.items:
+            unit = self._plan(item, feed, unique_guids)
+            if unit is None:
+                report.unchanged += 1
+            elif unit.article_id not in work:
+                work[unit.article_id] = unit
+
+    def _read(self, source: str, backfill: int) -> tuple[FeedResult, list[Feed]]:
         """The feed (and its archive pages) of one source; a failure is one report line."""
         etag, modified = self.catalog.feed_validators(source)
         try:
             fetched = read_feed_source(source, self.fetcher, etag=etag, last_modified=modified)
         except FeedError as exc:
             logger.info("feed failed: %s", exc)
-            report.feeds.append(FeedResult(source=source, ok=False, error=str(exc)))
             self.catalog.record_feed(source, error=str(exc))
-            return []
+            return FeedResult(source=source, ok=False, error=str(exc)), []
         if fetched.feed is None:
-            report.feeds.append(FeedResult(source=source, ok=True, not_modified=True))
             self.catalog.record_feed(source, not_modified=True)
-            return []
+            return FeedResult(source=source, ok=True, not_modified=True), []
         feeds = [fetched.feed, *self._archive_pages(source, backfill)]
         items = sum(len(f.items) for f in feeds)
         self._feeds[source] = _FeedState(fetched)
-        report.feeds.append(
-            FeedResult(
-                source=source,
-                ok=True,
-                title=fetched.feed.title,
-                items=items,
-                warning=fetched.feed.warning,
-            )
-        )
         self.catalog.record_feed(source, title=fetched.feed.title, item_count=items)
-        return feeds
+        result = FeedResult(
+            source=source,
+            ok=True,
+            title=fetched.feed.title,
+            items=items,
+            warning=fetched.feed.warning,
+        )
+        return result, feeds
 
     def _archive_pages(self, source: str, backfill: int) -> list[Feed]:
         """Pages 2..backfill of a WordPress feed, stopping at the first that fails or is empty."""

@@ -83,7 +83,7 @@ class KnowledgeBase:
         self.settings = settings
         self._embedder = embedder
         self.catalog = catalog or Catalog(settings.index_dir / "catalog.sqlite3")
-        model = embedder.name if embedder else settings.model
+        model = embedder.name if embedder is not None else settings.model
         recorded = self.catalog.get_meta("model")
         if recorded and recorded != model:
             raise ModelMismatchError(
@@ -116,6 +116,11 @@ class KnowledgeBase:
             self._embedder = SentenceTransformerEmbedder(self.settings.model)
         return self._embedder
 
+    @property
+    def model_name(self) -> str:
+        """The embedding model's name, without loading it."""
+        return self._embedder.name if self._embedder is not None else self.settings.model
+
     def close(self) -> None:
         """Release the catalog connection and HTTP pool."""
         self.catalog.close()
@@ -147,10 +152,10 @@ class KnowledgeBase:
         fetcher = self._fetcher or Fetcher(settings)
         try:
             with self._ingest_lock():
-                self.catalog.set_meta("model", self.embedder.name)
+                self.catalog.set_meta("model", self.model_name)
                 ingestor = Ingestor(
                     settings,
-                    embedder=self.embedder,
+                    embedder=lambda: self.embedder,
                     store=self.store,
                     catalog=self.catalog,
                     fetcher=fetcher,
