@@ -208,6 +208,18 @@ class Catalog:
                 (reason, utc_now(), article_id),
             )
 
+    def pending_articles(self) -> list[str]:
+        """Articles whose passages were being rewritten when an ingest stopped."""
+        rows = self._query("SELECT article_id FROM articles WHERE state = 'pending'")
+        return [str(r[0]) for r in rows]
+
+    def drop_article(self, article_id: str) -> None:
+        """Forget an article entirely: its row, BM25 rows and aliases."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM articles WHERE article_id = ?", (article_id,))
+            db.execute("DELETE FROM passages_fts WHERE article_id = ?", (article_id,))
+            db.execute("DELETE FROM aliases WHERE article_id = ?", (article_id,))
+
     def mark_pending(self, article_id: str, url: str) -> None:
         """Flag an article whose passages are about to change (crash recovery marker)."""
         with self.transaction() as db:

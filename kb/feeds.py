@@ -185,8 +185,8 @@ def _item(entry: Any, language: str) -> FeedItem | None:
     contents = entry.get("content") or []
     content_html = "\n".join(str(c.get("value") or "") for c in contents if c.get("value"))
     summary_html = str(entry.get("summary") or "")
-    if not link and not content_html and not summary_html:
-        return None
+    if not link and not content_html and not summary_html and not entry.get("title"):
+        return None  # nothing at all: not even something to report as failed
     return FeedItem(
         link=link.strip(),
         guid=guid.strip(),

@@ -94,6 +94,7 @@ class Ingestor:
         started = time.monotonic()
         report = IngestReport()
         work = self._collect(check_sources(sources), report, backfill)
+        self._drop_interrupted({unit.article_id for unit in work})
         for done, (unit, page, reason) in enumerate(self._fetch_pages(work), start=1):
             if not self._store_item(unit, page, reason, report):
                 self._feeds[unit.feed.url].complete = False
@@ -105,6 +106,15 @@ class Ingestor:
         self.catalog.set_meta("last_refresh", utc_now())
         report.elapsed = time.monotonic() - started
         return report
+
+    def _drop_interrupted(self, planned: set[str]) -> None:
+        """Articles a crash left half-written that no feed offers again: remove them whole, so
+        no stale or orphaned passage survives (the ones planned again are rewritten)."""
+        for aid in self.catalog.pending_articles():
+            if aid not in planned:
+                logger.info("removing article %s left half-written by an interrupted ingest", aid)
+                self.store.delete_article(aid)
+                self.catalog.drop_article(aid)
 
     def _collect(self, sources: list[str], report: IngestReport, backfill: int) -> list[_Work]:
         """Read every feed (concurrently, results in source order) and plan its items."""
@@ -231,9 +241,11 @@ class Ingestor:
             feed_url=unit.feed.url,
         )
         if article is None:
+            why = "no text in the feed and " + (reason or "no page text")
+            name = unit.url or unit.item.title or unit.item.guid or f"an item of {unit.feed.url}"
             report.failed += 1
-            report.failures.append((unit.url or unit.item.title, reason or "no text"))
-            self.catalog.record_failure(unit.article_id, unit.url, reason or "no text")
+            report.failures.append((name, why))
+            self.catalog.record_failure(unit.article_id, unit.url, why)
             return False
         unit = self._merge_canonical(unit, page)
         if article.published is None:

@@ -7,6 +7,7 @@ opening it with another model is a ModelMismatchError.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -148,7 +149,15 @@ class ChromaStore:
                 ids=list(ids), include=["documents", "metadatas", "embeddings"]
             )
         except Exception as exc:
-            raise StoreError(f"reading passages failed: {exc}") from exc
+            if len(ids) == 1:
+                raise StoreError(f"reading passages failed: {exc}") from exc
+            # Another process may be mid-write (the catalog already names a passage this
+            # client cannot see yet): read the ids one by one and leave out the missing ones.
+            found: dict[str, tuple[str, dict[str, Any], Vectors]] = {}
+            for one in ids:
+                with contextlib.suppress(StoreError):
+                    found.update(self.get([one]))
+            return found
         return {
             i: (d or "", dict(m or {}), np.asarray(e, dtype=np.float32))
             for i, d, m, e in zip(

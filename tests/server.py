@@ -15,6 +15,7 @@ Routes (BASE = http://127.0.0.1:PORT):
   /pdf                      application/pdf
   /raw/<path>               a file under tests/fixtures served as application/rss+xml
   /site                     a home page whose <link rel="alternate"> points at /feeds/t21.xml
+  /hostile/<case>           hostile feeds for tests/test_hostile.py (see _hostile_feeds below)
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from datetime import datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 from xml.sax.saxutils import escape
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -180,6 +182,8 @@ class FixtureServer:
                 "</head><body><h1>Welcome</h1></body></html>"
             )
             return 200, html_type, page.encode()
+        if path.startswith("/hostile/"):
+            return hostile_response(self.base, path.removeprefix("/hostile/"))
         if path.startswith("/raw/"):
             file = (FIXTURES / path.removeprefix("/raw/")).resolve()
             if file.is_file() and FIXTURES.resolve() in file.parents:
@@ -200,6 +204,150 @@ def _handler(owner: FixtureServer) -> type[BaseHTTPRequestHandler]:
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             with contextlib.suppress(BrokenPipeError, ConnectionResetError):
-                self.wfile.write(body)
+                if isinstance(body, Trickle):  # hostile routes: a body sent slowly
+                    body.send(self.wfile)
+                else:
+                    self.wfile.write(body)
 
     return Handler
+
+
+# --- hostile routes (tests/test_hostile.py) ------------------------------------------------------
+# Feeds a careless or hostile publisher serves, one per /hostile/<case> path. Every item link points
+# back at this server, so nothing leaves the machine.
+
+
+class Trickle(bytes):
+    """A body the server sends a few bytes at a time, slowly: each piece arrives well within a
+    read timeout, the whole body does not arrive within any sane total time."""
+
+    piece = 64
+    pause = 0.2
+
+    def send(self, out: Any) -> None:
+        for start in range(0, len(self), self.piece):
+            out.write(self[start : start + self.piece])
+            out.flush()
+            time.sleep(self.pause)
+
+
+def _items(base: str, name: str, n: int, **fields: str) -> list[dict[str, str]]:
+    """n ordinary items with a feed-only text (their links answer 404)."""
+    return [
+        {
+            "title": f"{name.title()} story {i}",
+            "link": f"{base}/gone/{name}-{i}",
+            "pubDate": "Tue, 27 Jan 2026 10:00:00 +0000",
+            "content": f"<p>{name.title()} story {i} reports that {name} prices rose again.</p>"
+            f"<p>Traders said the {name} market would stay tight until spring.</p>",
+            **fields,
+        }
+        for i in range(1, n + 1)
+    ]
+
+
+def _without(items: list[dict[str, str]], *keys: str) -> list[dict[str, str]]:
+    return [{k: v for k, v in item.items() if k not in keys} for item in items]
+
+
+def _billion_laughs() -> bytes:
+    entities = ['<!ENTITY lol0 "lol">'] + [
+        f'<!ENTITY lol{i} "{f"&lol{i - 1};" * 10}">' for i in range(1, 10)
+    ]
+    return (
+        f'<?xml version="1.0"?><!DOCTYPE rss [{"".join(entities)}]>'
+        '<rss version="2.0"><channel><title>Laughs</title><item><title>Laughs</title>'
+        "<link>/gone/laughs</link><description>&lol9;</description></item></channel></rss>"
+    ).encode()
+
+
+def _hostile_feeds(base: str) -> dict[str, tuple[dict[str, str], bytes]]:
+    rss_type = {"Content-Type": "application/rss+xml; charset=UTF-8"}
+    good = simple_rss(_items(base, "copper", 2), title="Hostile Test")
+    head = (
+        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>Raw</title>'
+        f"<link>{base}/</link>"
+    ).encode()
+    item = "<item><title>{}</title><link>" + base + "/gone/{}</link><description>{}</description>"
+    latin1 = (item + "</item>").format(
+        "Caf\xe9 cr\xe8me", "cafe", "Na\xefve d\xe9j\xe0 vu, ol\xe9."
+    )
+    html_titles = [
+        {**it, "title": title}
+        for it, title in zip(
+            _items(base, "zinc", 3),
+            [
+                "<b>Bold</b> zinc <script>alert('x')</script>news",
+                "<![CDATA[<i>Italic</i>]]> zinc &amp; lead <img src=x onerror=alert(1)>",
+                "<h1>" + "zinc " * 20 + "</h1>",
+            ],
+            strict=True,
+        )
+    ]
+    page_links = ["/status/404", "/status/500", "/slow", "/huge", "/gzip-bomb", "/redirect-loop"]
+    page_links += ["/pdf", "/hostile/drip-page"]
+    page_faults = [
+        {**it, "link": base + link}
+        for it, link in zip(_items(base, "nickel", len(page_links)), page_links, strict=True)
+    ]
+    return {
+        "good": (rss_type, good),
+        "drip": (rss_type, Trickle(good * 4)),
+        "drip-page": ({"Content-Type": "text/html"}, Trickle(b"<html><body>" + b"x" * 4096)),
+        "empty-feed": (rss_type, simple_rss([], title="Empty")),
+        "empty-body": (rss_type, b""),
+        "not-a-feed": ({"Content-Type": "text/html"}, b"<html><body><p>Hello</p></body></html>"),
+        "binary": (rss_type, b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40),
+        "wrong-type": ({"Content-Type": "image/png"}, good),
+        "bad-charset": (rss_type, head + latin1.encode("latin-1") + b"</channel></rss>"),
+        "bogus-charset": (
+            {"Content-Type": "application/rss+xml; charset=x-klingon"},
+            good.replace(b'encoding="UTF-8"', b'encoding="x-klingon"'),
+        ),
+        "no-links": (rss_type, simple_rss(_without(_items(base, "tin", 2), "link"))),
+        "no-titles": (rss_type, simple_rss(_without(_items(base, "lead", 2), "title"))),
+        "title-only": (rss_type, simple_rss([{"title": "Only a title, nothing else"}])),
+        "html-titles": (rss_type, simple_rss(html_titles)),
+        "no-dates": (rss_type, simple_rss(_without(_items(base, "cobalt", 2), "pubDate"))),
+        "bad-dates": (
+            rss_type,
+            simple_rss(
+                [
+                    {**it, "pubDate": date}
+                    for it, date in zip(
+                        _items(base, "silver", 2),
+                        ["not a date", "Seg, 24 Set 2018 19:42:40 -0300"],
+                        strict=True,
+                    )
+                ]
+            ),
+        ),
+        "page-faults": (rss_type, simple_rss(page_faults)),
+        "truncated": (rss_type, good[: good.index(b"</item>") + len(b"</item>") + 40]),
+        "billion-laughs": (rss_type, _billion_laughs()),
+        "xxe": (
+            rss_type,
+            b'<?xml version="1.0"?><!DOCTYPE rss [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>'
+            b'<rss version="2.0"><channel><title>XXE</title><item><title>Entity</title>'
+            b"<link>/gone/xxe</link><description>Secret: &xxe; the end of the entity story."
+            b"</description></item></channel></rss>",
+        ),
+        "control-chars": (
+            rss_type,
+            head
+            + (item + "</item>")
+            .format("Nul\x00 and \x01 control", "nul", "Text \x00 with \x0b control chars.")
+            .encode()
+            + b"</channel></rss>",
+        ),
+        "bad-json": ({"Content-Type": "application/feed+json"}, b'{"version": "https://jsonf'),
+    }
+
+
+def hostile_response(base: str, case: str) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, body) of one hostile case; 404 for an unknown one."""
+    feeds = _hostile_feeds(base)
+    if case in feeds:
+        headers, body = feeds[case]
+        return 200, headers, body
+    return 404, {"Content-Type": "text/html"}, b"<html><body>no such case</body></html>"

@@ -81,18 +81,20 @@ def test_feed_error_names_the_feed() -> None:
         parse_feed(b"not xml", url="https://example.com/feed")
 
 
-def test_items_without_link_or_text_are_dropped_and_guid_links_used() -> None:
+def test_empty_items_are_dropped_title_only_kept_and_guid_links_used() -> None:
     data = simple_rss(
         [
+            {},
             {"title": "only a title"},
             {"title": "guid link", "guid": "https://example.com/from-guid"},
             {"title": "text only", "description": "<p>Some text.</p>"},
         ]
     )
     feed = parse_feed(data, url="u")
-    assert [item.title for item in feed.items] == ["guid link", "text only"]
-    assert feed.items[0].link == "https://example.com/from-guid"
-    assert feed.items[1].link == ""
+    # a title-only item is kept so that the ingest can count it as failed, with its reason
+    assert [item.title for item in feed.items] == ["only a title", "guid link", "text only"]
+    assert feed.items[1].link == "https://example.com/from-guid"
+    assert feed.items[2].link == ""
 
 
 def test_titles_are_folded_to_one_line_and_dates_are_utc() -> None:

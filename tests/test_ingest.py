@@ -311,8 +311,8 @@ def test_items_without_any_text_are_counted_as_failed(
     report = fake_kb.ingest([str(path)])
     assert (report.new, report.failed) == (0, 2)
     assert sorted(report.failures) == [
-        (server.url("/articles/gone"), "HTTP 404"),
-        (server.url("/pdf"), "not HTML"),
+        (server.url("/articles/gone"), "no text in the feed and HTTP 404"),
+        (server.url("/pdf"), "no text in the feed and not HTML"),
     ]
     assert report.page_errors == {"HTTP 404": 1, "not HTML": 1}
     assert fake_kb.stats().articles == 0

@@ -1,0 +1,432 @@
+"""kill -9 at any moment, then the same ingest again, ends with exactly the state of one clean
+ingest: same articles, passages, vectors and BM25 rows, no duplicates, no orphans, no catalog row
+without its passages. The ingest is a real subprocess (tests/crash_runner.py runs
+scripts/ingest.py with the fake embedder) that SIGKILLs itself at a chosen catalog or store
+write; the repair run is scripts/ingest.py's main() in-process."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+from conftest import FakeEmbedder, fixture_feeds
+from server import FixtureServer, simple_rss
+
+import kb.knowledge_base
+from kb import KnowledgeBase, Settings
+from kb.store import ChromaStore
+
+TESTS = Path(__file__).resolve().parent
+RUNNER = TESTS / "crash_runner.py"
+SCRIPT = TESTS.parent / "scripts" / "ingest.py"
+MODEL = Settings().model
+
+#: Crash points of a first ingest of the three fixture feeds (7 articles, 37 passages, each
+#: written as mark_pending, delete_article, upsert in batches of two, complete_article).
+FRESH_POINTS = [
+    "after:set_meta[model]:1",  # lock taken, nothing read yet
+    "after:record_feed:1",  # one feed recorded, no article yet
+    "after:record_feed:3",  # every feed recorded, no article yet
+    "before:mark_pending:1",
+    "after:mark_pending:1",  # a pending row, no passages
+    "after:delete_article:1",  # between delete and upsert
+    "after:batch:1",  # mid-upsert: two passages of an article in the store
+    "after:upsert:1",  # passages stored, catalog row still pending
+    "after:complete_article:1",  # one article done
+    "after:mark_pending:4",
+    "after:batch:5",  # mid-upsert, several batches in
+    "after:upsert:4",
+    "after:complete_article:4",
+    "after:delete_article:7",
+    "after:upsert:7",
+    "after:complete_article:7",  # after the last article, before last_refresh
+    "after:set_meta[last_refresh]:1",  # everything written, process not yet closed
+]
+#: Crash points of a re-ingest over an existing index: one item with new text (re-embedded),
+#: one with only a new date (metadata rewritten, nothing embedded) and one new item.
+UPDATE_POINTS = [
+    "after:mark_pending:1",
+    "after:update_metadata:1",  # metadata half of the date-only change
+    "after:delete_article:1",  # an existing article's passages deleted, new ones not yet in
+    "after:batch:2",
+    "after:upsert:1",
+    "after:complete_article:2",
+    "after:mark_pending:3",
+]
+
+
+# --- feeds ---------------------------------------------------------------------------------
+def story(topic: str, n: int, edition: str = "") -> str:
+    """An article of n paragraphs about topic, long enough for several passages."""
+    return "".join(
+        f"<p>{edition}Paragraph {i} on {topic}: the {topic} market moved after officials in "
+        f"the capital said supplies of {topic} would be reviewed, and traders in port cities "
+        f"expected new contracts for {topic} before the end of the quarter {i}.</p>"
+        for i in range(n)
+    )
+
+
+def item(server: FixtureServer, key: str, text: str, date: str | None) -> dict[str, str]:
+    fields = {"title": f"{key.title()} report", "link": server.url(f"/gone/{key}"), "content": text}
+    return {**fields, "pubDate": date} if date else fields
+
+
+DAY1 = "Mon, 26 Jan 2026 09:00:00 +0000"
+DAY2 = "Wed, 28 Jan 2026 09:00:00 +0000"
+
+
+def feed_v1(server: FixtureServer) -> bytes:
+    return simple_rss(
+        [
+            item(server, "alpha", story("copper", 30), DAY1),
+            item(server, "bravo", story("nickel", 3), DAY1),
+            item(server, "charlie", story("cobalt", 2), DAY1),
+            item(server, "delta", story("lithium", 2), None),  # undated: "fetched"
+        ]
+    )
+
+
+def feed_v2(server: FixtureServer, *, drop: tuple[str, ...] = ()) -> bytes:
+    items = [
+        item(server, "alpha", story("copper", 30, "Revised. "), DAY1),  # new text
+        item(server, "bravo", story("nickel", 3), DAY2),  # new date only
+        item(server, "charlie", story("cobalt", 2), DAY1),
+        item(server, "delta", story("lithium", 2), None),
+        item(server, "echo", story("tin", 12), DAY2),  # new item
+    ]
+    return simple_rss([i for i in items if i["link"].rsplit("/", 1)[1] not in drop])
+
+
+# --- running ingests -----------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def cli() -> Iterator[ModuleType]:
+    """scripts/ingest.py as a module, loading the fake embedder under the configured name."""
+    spec = importlib.util.spec_from_file_location("crash_ingest_script", SCRIPT)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(kb.knowledge_base, "SentenceTransformerEmbedder", FakeEmbedder)
+        yield module
+
+
+def run_subprocess(
+    index: Path, feeds: list[str], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, str(RUNNER), *feeds, "--index-dir", str(index)]
+    return subprocess.run(
+        [*argv, "--allow-private-hosts"],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def start_subprocess(index: Path, feeds: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    argv = [sys.executable, str(RUNNER), *feeds, "--index-dir", str(index)]
+    return subprocess.Popen(
+        [*argv, "--allow-private-hosts"],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def crash(index: Path, feeds: list[str], point: str, tmp: Path) -> None:
+    """Run an ingest that SIGKILLs itself at point, and check that it died right there."""
+    mark = tmp / "crash-mark"
+    result = run_subprocess(index, feeds, {"CRASH_AT": point, "CRASH_MARK": str(mark)})
+    assert result.returncode == -signal.SIGKILL, (point, result.stdout, result.stderr)
+    assert mark.read_text() == point
+
+
+def clean_ingest(cli: ModuleType, index: Path, feeds: list[str]) -> None:
+    code = cli.main([*feeds, "--index-dir", str(index), "--allow-private-hosts"])
+    assert code == 0
+
+
+# --- the state of an index -----------------------------------------------------------------
+def passages(index: Path) -> dict[str, tuple[str, dict[str, Any], np.ndarray]]:
+    """Every passage in the index's Chroma collection: id -> (text, metadata, vector)."""
+    store = ChromaStore(index, model=MODEL)
+    got = store._collection.get(include=["documents", "metadatas", "embeddings"])
+    return {
+        i: (d, dict(m), np.asarray(e))
+        for i, d, m, e in zip(
+            got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True
+        )
+    }
+
+
+def catalog_rows(index: Path, sql: str) -> list[tuple[Any, ...]]:
+    db = sqlite3.connect(index / "catalog.sqlite3")
+    try:
+        return list(db.execute(sql))
+    finally:
+        db.close()
+
+
+def state(index: Path) -> dict[str, Any]:
+    """What one ingest leaves behind, minus fetch times; asserts the catalog matches the store."""
+    stored = passages(index)
+    fetched = {m["article_id"] for _, m, _ in stored.values() if m["published_from"] == "fetched"}
+    db = sqlite3.connect(index / "catalog.sqlite3")
+    db.row_factory = sqlite3.Row
+    try:
+        rows = [dict(r) for r in db.execute("SELECT * FROM articles ORDER BY article_id")]
+        fts = sorted(tuple(r) for r in db.execute("SELECT * FROM passages_fts"))
+        feeds = sorted(tuple(r) for r in db.execute("SELECT url, title, item_count FROM feeds"))
+        meta = {r["key"] for r in db.execute("SELECT key FROM meta")}
+    finally:
+        db.close()
+    articles = {r["article_id"]: r for r in rows if r["state"] == "stored"}
+    for row in articles.values():
+        del row["fetched_at"]
+        if row["article_id"] in fetched:
+            del row["published"]
+    assert [r["article_id"] for r in rows if r["state"] == "pending"] == []
+    assert_consistent(stored, articles, fts)
+    assert {"model", "last_refresh"} <= meta
+    metas = {}
+    for cid, (text, meta_, _) in stored.items():
+        if meta_["published_from"] == "fetched":
+            meta_ = {k: v for k, v in meta_.items() if k not in ("published", "published_ts")}
+        metas[cid] = (text, meta_)
+    return {
+        "articles": articles,
+        "other_rows": sorted((r["article_id"], r["state"]) for r in rows if r["state"] != "stored"),
+        "passages": metas,
+        "vectors": {cid: v.round(5).tolist() for cid, (_, _, v) in stored.items()},
+        "fts": fts,
+        "feeds": feeds,
+    }
+
+
+def assert_consistent(
+    stored: dict[str, tuple[str, dict[str, Any], np.ndarray]],
+    articles: dict[str, dict[str, Any]],
+    fts: list[tuple[Any, ...]],
+) -> None:
+    """Every passage belongs to a stored row, every stored row has all its passages, and the
+    BM25 index holds the same passages once each."""
+    fts_ids = [r[0] for r in fts]
+    assert len(fts_ids) == len(set(fts_ids)), "duplicate BM25 rows"
+    assert set(fts_ids) == set(stored), "BM25 rows and store passages differ"
+    per_article = Counter(m["article_id"] for _, m, _ in stored.values())
+    assert set(per_article) == set(articles), "passages without a stored row, or rows without"
+    assert {a: r["passages"] for a, r in articles.items()} == dict(per_article)
+    for cid, (text, meta, _) in stored.items():
+        assert cid.startswith(meta["article_id"])
+        assert text
+
+
+# --- references ----------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("crash")
+
+
+@pytest.fixture(scope="module")
+def update_feeds(work: Path, server: FixtureServer) -> dict[str, Path]:
+    """v1 and v2 of one feed file, and an index holding one clean ingest of v1."""
+    files = {"v1": work / "feed-v1.xml", "v2": work / "feed-v2.xml"}
+    files["v1"].write_bytes(feed_v1(server))
+    files["v2"].write_bytes(feed_v2(server))
+    base = work / "base-v1"
+    assert run_subprocess(base, [str(files["v1"])]).returncode == 0
+    return {**files, "base": base}
+
+
+@pytest.fixture(scope="module")
+def fresh_reference(work: Path, server: FixtureServer) -> dict[str, Any]:
+    """The state of one clean ingest of the fixture feeds into an empty index."""
+    index = work / "fresh-reference"
+    result = run_subprocess(index, fixture_feeds(server))
+    assert result.returncode == 0, result.stderr
+    return state(index)
+
+
+@pytest.fixture(scope="module")
+def update_reference(work: Path, update_feeds: dict[str, Path]) -> dict[str, Any]:
+    """The state of a clean ingest of v2 over a clean ingest of v1."""
+    index = work / "update-reference"
+    shutil.copytree(update_feeds["base"], index)
+    assert run_subprocess(index, [str(update_feeds["v2"])]).returncode == 0
+    return state(index)
+
+
+# --- kill -9, then the same ingest again ---------------------------------------------------
+@pytest.mark.parametrize("point", FRESH_POINTS)
+def test_a_killed_first_ingest_is_repaired_by_the_next(
+    point: str,
+    cli: ModuleType,
+    server: FixtureServer,
+    fresh_reference: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    index = tmp_path / "index"
+    crash(index, fixture_feeds(server), point, tmp_path)
+    clean_ingest(cli, index, fixture_feeds(server))
+    assert state(index) == fresh_reference
+
+
+@pytest.mark.parametrize("point", UPDATE_POINTS)
+def test_a_killed_re_ingest_is_repaired_by_the_next(
+    point: str,
+    cli: ModuleType,
+    update_feeds: dict[str, Path],
+    update_reference: dict[str, Any],
+    tmp_path: Path,
+) -> None:
+    index = tmp_path / "index"
+    shutil.copytree(update_feeds["base"], index)
+    crash(index, [str(update_feeds["v2"])], point, tmp_path)
+    clean_ingest(cli, index, [str(update_feeds["v2"])])
+    assert state(index) == update_reference
+
+
+def test_the_crash_points_cover_every_kind_of_write(
+    server: FixtureServer, update_feeds: dict[str, Path], tmp_path: Path
+) -> None:
+    """Each listed point is a step a clean run passes (so each crash test kills where it says)."""
+    fresh_log, update_log = tmp_path / "fresh.log", tmp_path / "update.log"
+    run_subprocess(tmp_path / "a", fixture_feeds(server), {"CRASH_LOG": str(fresh_log)})
+    shutil.copytree(update_feeds["base"], tmp_path / "b")
+    run_subprocess(tmp_path / "b", [str(update_feeds["v2"])], {"CRASH_LOG": str(update_log)})
+    fresh, update = fresh_log.read_text().split(), update_log.read_text().split()
+    assert set(FRESH_POINTS) <= set(fresh)
+    assert set(UPDATE_POINTS) <= set(update)
+    kinds = {p.rsplit(":", 1)[0] for p in FRESH_POINTS + UPDATE_POINTS}
+    for write in ("mark_pending", "delete_article", "upsert", "complete_article"):
+        assert f"after:{write}" in kinds
+    assert {"after:batch", "after:update_metadata", "after:set_meta[last_refresh]"} <= kinds
+    assert len(set(FRESH_POINTS + UPDATE_POINTS)) >= 20
+
+
+def test_a_crash_then_a_feed_without_the_item_leaves_no_orphans(
+    cli: ModuleType, server: FixtureServer, update_feeds: dict[str, Path], tmp_path: Path
+) -> None:
+    """An article killed between delete and upsert whose item then leaves the feed must not
+    stay pending, with BM25 rows for passages the store no longer has."""
+    index = tmp_path / "index"
+    shutil.copytree(update_feeds["base"], index)
+    only_alpha_changed = tmp_path / "v2-alpha.xml"
+    only_alpha_changed.write_bytes(
+        simple_rss(
+            [
+                item(server, "alpha", story("copper", 30, "Revised. "), DAY1),
+                item(server, "bravo", story("nickel", 3), DAY1),
+                item(server, "charlie", story("cobalt", 2), DAY1),
+                item(server, "delta", story("lithium", 2), None),
+            ]
+        )
+    )
+    crash(index, [str(only_alpha_changed)], "after:delete_article:1", tmp_path)
+    without_alpha = tmp_path / "v3.xml"
+    without_alpha.write_bytes(feed_v2(server, drop=("alpha",)))
+    clean_ingest(cli, index, [str(without_alpha)])
+    state(index)  # asserts: no pending row, BM25 rows == store passages, rows == passages
+
+
+# --- one ingest at a time; searches keep working -------------------------------------------
+def test_a_second_ingest_while_one_runs_exits_with_a_clear_message(
+    server: FixtureServer, fresh_reference: dict[str, Any], tmp_path: Path
+) -> None:
+    index, gate = tmp_path / "index", tmp_path / "gate"
+    first = start_subprocess(
+        index,
+        fixture_feeds(server),
+        {"CRASH_PAUSE": "after:mark_pending:2", "CRASH_GATE": str(gate)},
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not Path(f"{gate}.ready").exists():
+            assert first.poll() is None, first.communicate()
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        second = run_subprocess(index, fixture_feeds(server))
+        assert second.returncode == 1
+        assert "another ingest is running" in second.stderr
+        assert second.stdout == ""
+        gate.write_text("go")
+        out, err = first.communicate(timeout=120)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert first.returncode == 0, err
+    assert "7 new" in out
+    assert state(index) == fresh_reference
+
+
+def search_while(kb_: KnowledgeBase, busy: Any, query: str, expected_url: str) -> int:
+    """Search until busy() is False; every search must find the article at expected_url."""
+    searches = 0
+    while busy() or searches == 0:
+        hits = kb_.search(query, k=5)
+        assert expected_url in {h.url for h in hits}, [h.url for h in hits]
+        searches += 1
+    return searches
+
+
+def test_search_works_from_another_process_while_an_ingest_writes(
+    server: FixtureServer, update_feeds: dict[str, Path], tmp_path: Path
+) -> None:
+    index = tmp_path / "index"
+    shutil.copytree(update_feeds["base"], index)
+    writer = start_subprocess(index, [str(update_feeds["v2"])], {"CRASH_SLOW": "0.05"})
+    reader = KnowledgeBase(Settings(index_dir=index), embedder=FakeEmbedder(MODEL))
+    try:
+        searches = search_while(
+            reader, lambda: writer.poll() is None, "cobalt supplies", server.url("/gone/charlie")
+        )
+        _, err = writer.communicate(timeout=120)
+    finally:
+        reader.close()
+        if writer.poll() is None:
+            writer.kill()
+    assert writer.returncode == 0, err
+    assert searches > 1
+
+
+def test_search_works_from_another_thread_while_an_ingest_writes(
+    server: FixtureServer, update_feeds: dict[str, Path], tmp_path: Path
+) -> None:
+    index = tmp_path / "index"
+    shutil.copytree(update_feeds["base"], index)
+    settings = Settings(index_dir=index, allow_private_hosts=True)
+    writer_kb = KnowledgeBase(settings, embedder=FakeEmbedder(MODEL))
+    reader_kb = KnowledgeBase(settings, embedder=FakeEmbedder(MODEL))
+    reports: list[Any] = []
+    writer = threading.Thread(
+        target=lambda: reports.append(writer_kb.ingest([str(update_feeds["v2"])]))
+    )
+    try:
+        writer.start()
+        searches = search_while(
+            reader_kb, writer.is_alive, "cobalt supplies", server.url("/gone/charlie")
+        )
+        writer.join()
+    finally:
+        writer_kb.close()
+        reader_kb.close()
+    assert len(reports) == 1
+    assert (reports[0].new, reports[0].updated) == (1, 2)
+    assert searches >= 1
