@@ -4,6 +4,7 @@ import logging
 
 from kb.answer import Answer, Citation
 from kb.article import Article
+from kb.catalog import ArticleSummary, Facets
 from kb.config import Settings
 from kb.errors import (
     BlockedHostError,
@@ -15,6 +16,7 @@ from kb.errors import (
     ModelMismatchError,
     StoreError,
 )
+from kb.filters import Filters
 from kb.knowledge_base import KnowledgeBase, Stats
 from kb.report import FeedResult, IngestReport
 from kb.search import Hit
@@ -22,13 +24,16 @@ from kb.search import Hit
 __all__ = [
     "Answer",
     "Article",
+    "ArticleSummary",
     "BlockedHostError",
     "Citation",
     "ConfigError",
     "EmbedderError",
+    "Facets",
     "FeedError",
     "FeedResult",
     "FetchError",
+    "Filters",
     "Hit",
     "IngestReport",
     "KBError",

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from kb.errors import StoreError
+from kb.filters import Filters, sql_where
 from kb.language import STOPWORDS
 
 logger = logging.getLogger(__name__)
@@ -55,6 +56,29 @@ class ArticleRecord:
     item_fingerprint: str
     state: str
     passages: int
+
+
+@dataclass(frozen=True)
+class ArticleSummary:
+    """A stored article as lists show it."""
+
+    url: str
+    title: str
+    published: datetime | None
+    feed: str
+    language: str
+    categories: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Facets:
+    """The values the stored articles offer to filter on."""
+
+    feeds: tuple[str, ...]
+    categories: tuple[str, ...]
+    languages: tuple[str, ...]
+    first: datetime | None
+    last: datetime | None
 
 
 @dataclass(frozen=True)
@@ -242,7 +266,7 @@ class Catalog:
         aid = row["article_id"]
         with self.transaction() as db:
             db.execute(
-                f"INSERT OR REPLACE INTO articles ({', '.join(columns)}) "  # noqa: S608
+                f"INSERT OR REPLACE INTO articles ({', '.join(columns)}) "
                 f"VALUES ({', '.join('?' * len(columns))})",
                 values,
             )
@@ -265,21 +289,66 @@ class Catalog:
         return int(articles), int(passages), int(feeds)
 
     # --- lexical search ---------------------------------------------------------------------
-    def search_lexical(self, query: str, *, limit: int) -> list[tuple[str, float]]:
+    def search_lexical(
+        self, query: str, *, limit: int, filters: Filters | None = None
+    ) -> list[tuple[str, float]]:
         """(chunk_id, bm25 score, higher is better) of passages matching the query's terms."""
         match = fts_query(query)
         if not match:
             return []
+        condition, params = sql_where(filters)
         try:
             rows = self._query(
-                "SELECT chunk_id, -bm25(passages_fts, 0.0, 0.0, 0.6, 1.0) AS score "
-                "FROM passages_fts WHERE passages_fts MATCH ? ORDER BY score DESC LIMIT ?",
-                (match, limit),
+                "SELECT f.chunk_id, -bm25(passages_fts, 0.0, 0.0, 0.6, 1.0) AS score "
+                "FROM passages_fts AS f JOIN articles AS a ON a.article_id = f.article_id "
+                f"WHERE passages_fts MATCH ? AND a.state = 'stored' AND {condition} "
+                "ORDER BY score DESC LIMIT ?",
+                (match, *params, limit),
             )
         except StoreError:
             logger.warning("lexical search failed for %r", query)
             return []
         return [(str(r[0]), float(r[1])) for r in rows]
+
+    def latest(self, *, limit: int, filters: Filters | None = None) -> list[ArticleSummary]:
+        """The newest stored articles, newest first."""
+        condition, params = sql_where(filters)
+        rows = self._query(
+            "SELECT a.url, a.title, a.published, a.feed, a.language, a.categories "
+            f"FROM articles AS a WHERE a.state = 'stored' AND {condition} "
+            "ORDER BY a.published DESC LIMIT ?",
+            (*params, limit),
+        )
+        return [
+            ArticleSummary(
+                url=r[0],
+                title=r[1] or "",
+                published=datetime.fromisoformat(r[2]) if r[2] else None,
+                feed=r[3] or "",
+                language=r[4] or "",
+                categories=tuple(c for c in (r[5] or "").split("|") if c),
+            )
+            for r in rows
+        ]
+
+    def facets(self) -> Facets:
+        """The values filters can take: feeds, categories (most used first), languages, dates."""
+        stored = "FROM articles WHERE state = 'stored'"
+        feeds = [r[0] for r in self._query(f"SELECT DISTINCT feed {stored} ORDER BY feed")]
+        langs = [r[0] for r in self._query(f"SELECT DISTINCT language {stored} ORDER BY language")]
+        counts: dict[str, int] = {}
+        for (joined,) in self._query(f"SELECT categories {stored}"):
+            for category in (joined or "").split("|"):
+                if category:
+                    counts[category] = counts.get(category, 0) + 1
+        first, last = self._query(f"SELECT MIN(published), MAX(published) {stored}")[0]
+        return Facets(
+            feeds=tuple(f for f in feeds if f),
+            categories=tuple(sorted(counts, key=lambda c: (-counts[c], c))),
+            languages=tuple(lang for lang in langs if lang),
+            first=datetime.fromisoformat(first) if first else None,
+            last=datetime.fromisoformat(last) if last else None,
+        )
 
     def _query(self, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
         with self._lock:

@@ -248,8 +248,11 @@ class Ingestor:
             self.catalog.record_failure(unit.article_id, unit.url, why)
             return False
         unit = self._merge_canonical(unit, page)
-        if article.published is None:
+        published = article.published
+        if published is None:
             article = replace(article, published=datetime.now(UTC), published_from="fetched")
+        else:
+            article = replace(article, published=published.astimezone(UTC))
         passages = chunk_text(
             article.text,
             count_tokens=self.embedder.count_tokens,

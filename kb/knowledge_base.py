@@ -22,15 +22,16 @@ from kb.answer import (
     content_terms,
     score_sentence,
 )
-from kb.catalog import Catalog, FeedRecord
+from kb.catalog import ArticleSummary, Catalog, Facets, FeedRecord
 from kb.config import DEFAULT_FEEDS, Settings
 from kb.embed import Embedder, SentenceTransformerEmbedder
-from kb.errors import KBError, ModelMismatchError
+from kb.errors import ConfigError, KBError, ModelMismatchError
 from kb.fetch import Fetcher
+from kb.filters import Filters, chroma_where, matches
 from kb.ingest import Ingestor, Progress
 from kb.report import IngestReport
 from kb.search import Hit, diversify, hit_from, rrf_fuse
-from kb.sources import check_sources
+from kb.sources import check_sources, read_feed_source
 from kb.store import ChromaStore
 
 logger = logging.getLogger(__name__)
@@ -184,18 +185,25 @@ class KnowledgeBase:
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     # --- query ------------------------------------------------------------------------------
-    def search(self, query: str, k: int = 10) -> list[Hit]:
-        """The k passages that best match query, best first, at most two per article on top."""
+    def search(self, query: str, k: int = 10, *, filters: Filters | None = None) -> list[Hit]:
+        """The k passages that best match query (within filters), best first, at most two per
+        article on top."""
         query = " ".join(query.split())
         if not query or k <= 0:
             return []
         vector = self.embedder.embed([query])[0]
-        return self._search(query, vector, k)
+        return self._search(query, vector, k, filters)
 
-    def _search(self, query: str, vector: np.ndarray, k: int) -> list[Hit]:
-        pool = max(CANDIDATES, 4 * k)
-        dense = self.store.query(vector, k=pool)
-        lexical = self.catalog.search_lexical(query, limit=pool)
+    def _search(
+        self, query: str, vector: np.ndarray, k: int, filters: Filters | None = None
+    ) -> list[Hit]:
+        pool = max(CANDIDATES, 4 * k) * (4 if filters and filters.categories else 1)
+        dense = [
+            p
+            for p in self.store.query(vector, k=pool, where=chroma_where(filters))
+            if matches(filters, p.metadata)
+        ]
+        lexical = self.catalog.search_lexical(query, limit=pool, filters=filters)
         passages = {p.chunk_id: (p.text, p.metadata, p.similarity) for p in dense}
         missing = [cid for cid, _ in lexical if cid not in passages]
         for cid, (text, meta, vec) in self.store.get(missing).items():
@@ -207,13 +215,13 @@ class KnowledgeBase:
         ranked = diversify([cid for cid, _ in fused], article_of)
         return [hit_from(cid, *passages[cid]) for cid in ranked[:k]]
 
-    def ask(self, question: str, k: int = 5) -> Answer:
-        """An extractive answer from the top k passages, with [n] citations."""
+    def ask(self, question: str, k: int = 5, *, filters: Filters | None = None) -> Answer:
+        """An extractive answer from the top k passages (within filters), with [n] citations."""
         question = " ".join(question.split())
         if not question:
             return Answer(question="", text="", citations=[], confident=False)
         vector = self.embedder.embed([question])[0]
-        hits = self._search(question, vector, k)
+        hits = self._search(question, vector, k, filters)
         sentences = candidate_sentences(hits)
         scored: list[Sentence] = []
         if sentences:
@@ -230,6 +238,42 @@ class KnowledgeBase:
             ]
         confident = bool(hits) and max(h.score for h in hits) >= CONFIDENCE_THRESHOLD
         return compose_answer(question, hits, scored, confident=confident)
+
+    def latest(self, limit: int = 20, *, filters: Filters | None = None) -> list[ArticleSummary]:
+        """The newest articles (within filters), newest first; no model needed."""
+        return self.catalog.latest(limit=limit, filters=filters)
+
+    def facets(self) -> Facets:
+        """Feeds, categories, languages and the date range filters can choose from."""
+        return self.catalog.facets()
+
+    # --- feed list --------------------------------------------------------------------------
+    def add_feed(self, source: str) -> str:
+        """Validate a feed by reading it, then add it to the index's feeds.txt (which a refresh
+        and scripts/ingest.py read by default); returns the feed's title. FeedError/ConfigError
+        when it cannot be read."""
+        source = check_sources([source])[0]
+        with Fetcher(self.settings) as fetcher:
+            feed = read_feed_source(source, fetcher).feed
+        feeds = self.feeds()
+        if source not in feeds:
+            self._write_feeds([*feeds, source])
+        return feed.title if feed else source
+
+    def remove_feed(self, source: str) -> None:
+        """Remove a feed from the index's feeds.txt; its articles stay (this is an archive)."""
+        feeds = self.feeds()
+        if source not in feeds:
+            raise ConfigError(f"not in the feed list: {source}")
+        self._write_feeds([f for f in feeds if f != source])
+
+    def _write_feeds(self, feeds: list[str]) -> None:
+        path = self.settings.index_dir / FEEDS_FILE
+        path.parent.mkdir(parents=True, exist_ok=True)
+        header = "# Feeds read by a refresh (scripts/ingest.py without FEED arguments).\n"
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(header + "".join(f"{f}\n" for f in feeds), "utf-8")
+        tmp.replace(path)
 
     def stats(self) -> Stats:
         """Articles, passages, feeds and last refresh (read from the catalog; no model load)."""
