@@ -71,6 +71,27 @@ def candidate_sentences(hits: Sequence[Hit]) -> list[Sentence]:
     return found
 
 
+def shortlist(
+    question: str, hits: Sequence[Hit], sentences: Sequence[Sentence], *, per_hit: int = 1
+) -> list[Sentence]:
+    """The per_hit sentences of each hit sharing most of the question's content words (word
+    stems), earlier first on ties: embedding only these keeps ask() fast."""
+    wanted = {_stem(t) for t in content_terms(question)}
+    by_hit: dict[int, list[tuple[float, int, Sentence]]] = {}
+    for order, sentence in enumerate(sentences):
+        words = {
+            _stem(t) for t in content_terms(hits[sentence.hit].text[sentence.start : sentence.end])
+        }
+        overlap = len(wanted & words) / len(wanted) if wanted else 0.0
+        by_hit.setdefault(sentence.hit, []).append((-overlap, order, sentence))
+    return [s for ranked in by_hit.values() for _o, _i, s in sorted(ranked)[:per_hit]]
+
+
+def _stem(term: str) -> str:
+    """A crude stem (first five letters) so 'tariffs' meets 'tariff' and 'exports' 'exported'."""
+    return term[:5]
+
+
 def content_terms(text: str) -> set[str]:
     """Lower-cased words of text that are not function or question words."""
     return {t for t in (w.lower() for w in _TERM.findall(text)) if t not in STOPWORDS}

@@ -21,6 +21,7 @@ from kb.answer import (
     compose_answer,
     content_terms,
     score_sentence,
+    shortlist,
 )
 from kb.catalog import ArticleSummary, Catalog, Facets, FeedRecord
 from kb.config import DEFAULT_FEEDS, Settings
@@ -93,6 +94,8 @@ class KnowledgeBase:
             )
         self.store = store or ChromaStore(settings.index_dir, model=model, url=settings.chroma_url)
         self._fetcher = fetcher
+        #: "fused" (default), or "dense"/"lexical" alone, for evaluation (scripts/evaluate.py).
+        self.retrieval = "fused"
 
     @classmethod
     def open(
@@ -204,6 +207,10 @@ class KnowledgeBase:
             if matches(filters, p.metadata)
         ]
         lexical = self.catalog.search_lexical(query, limit=pool, filters=filters)
+        if self.retrieval == "dense":
+            lexical = []
+        elif self.retrieval == "lexical":
+            dense = []
         passages = {p.chunk_id: (p.text, p.metadata, p.similarity) for p in dense}
         missing = [cid for cid, _ in lexical if cid not in passages]
         for cid, (text, meta, vec) in self.store.get(missing).items():
@@ -222,7 +229,7 @@ class KnowledgeBase:
             return Answer(question="", text="", citations=[], confident=False)
         vector = self.embedder.embed([question])[0]
         hits = self._search(question, vector, k, filters)
-        sentences = candidate_sentences(hits)
+        sentences = shortlist(question, hits, candidate_sentences(hits))
         scored: list[Sentence] = []
         if sentences:
             vectors = self.embedder.embed([hits[s.hit].text[s.start : s.end] for s in sentences])
