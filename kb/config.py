@@ -31,6 +31,7 @@ class Settings:
     model: str = DEFAULT_MODEL
     allow_private_hosts: bool = False
     chroma_url: str | None = None
+    collection: str = "kb_passages"
     user_agent: str = USER_AGENT
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
@@ -63,6 +64,8 @@ class Settings:
             values["allow_private_hosts"] = parse_bool("KB_ALLOW_PRIVATE_HOSTS", env)
         if "KB_RESPECT_ROBOTS" in env:
             values["respect_robots"] = parse_bool("KB_RESPECT_ROBOTS", env)
+        if env.get("KB_COLLECTION"):
+            values["collection"] = env["KB_COLLECTION"]
         if env.get("KB_CHROMA_URL"):
             values["chroma_url"] = env["KB_CHROMA_URL"]
         for name, attr in (

@@ -247,11 +247,11 @@ class RobotsPolicy:
 
     def __init__(self, fetcher: Fetcher) -> None:
         self._fetcher = fetcher
-        self._rules: dict[str, urllib.robotparser.RobotFileParser | bool] = {}
+        self._rules: dict[str, urllib.robotparser.RobotFileParser | bool | FetchError] = {}
         self._lock = threading.Lock()
 
     def allowed(self, url: str) -> bool:
-        """Whether kb's User-Agent may fetch url."""
+        """Whether kb's User-Agent may fetch url; FetchError when the site is unreachable."""
         parts = urlsplit(url)
         site = f"{parts.scheme}://{parts.netloc}"
         with self._lock:
@@ -260,17 +260,21 @@ class RobotsPolicy:
             rules = self._load(site)
             with self._lock:
                 self._rules[site] = rules
+        if isinstance(rules, FetchError):
+            raise rules  # remembered: one failed robots.txt request per site and run
         if isinstance(rules, bool):
             return rules
         return rules.can_fetch(self._fetcher.settings.user_agent, url)
 
-    def _load(self, site: str) -> urllib.robotparser.RobotFileParser | bool:
+    def _load(self, site: str) -> urllib.robotparser.RobotFileParser | bool | FetchError:
         try:
             response = self._fetcher.get(f"{site}/robots.txt", accept=(), max_bytes=512 * 1024)
-        except BlockedHostError:
-            raise  # the site itself is refused: say so, not "disallowed by robots.txt"
         except FetchError as exc:
-            if exc.status is not None and 400 <= exc.status < 500:
+            if exc.status is None:
+                # Refused (private host) or unreachable: the page would fail the same way,
+                # so report that reason rather than "disallowed by robots.txt".
+                return exc
+            if 400 <= exc.status < 500:
                 return True
             logger.info("robots.txt of %s unreachable (%s): not fetching its pages", site, exc)
             return False

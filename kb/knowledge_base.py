@@ -92,7 +92,12 @@ class KnowledgeBase:
                 f"this index was built with embedding model {recorded!r}, not {model!r}: "
                 f"use KB_MODEL={recorded} or a new index directory"
             )
-        self.store = store or ChromaStore(settings.index_dir, model=model, url=settings.chroma_url)
+        self.store = store or ChromaStore(
+            settings.index_dir,
+            model=model,
+            url=settings.chroma_url,
+            collection=settings.collection,
+        )
         self._fetcher = fetcher
         #: "fused" (default), or "dense"/"lexical" alone, for evaluation (scripts/evaluate.py).
         self.retrieval = "fused"
