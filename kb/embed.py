@@ -106,6 +106,9 @@ def _load(model: str) -> Any:
     path = resolve_model_path(model)
     try:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # quiet CLI
 
         return SentenceTransformer(path, device="cpu", local_files_only=True)
     except Exception as exc:
