@@ -1,21 +1,46 @@
-"""The kb Streamlit page: ask the news knowledge base a question, read a cited answer.
+"""The kb Streamlit page: ask the news knowledge base a question, read a cited answer, browse and
+refresh the feeds.
 
 Widgets and rendering only; all logic lives in kb. Feed and article text is untrusted: every
 string from the index is HTML-escaped before it reaches st.html (never st.markdown, whose markdown
-and $math$ syntax feed text could trigger), and only http(s) URLs become links.
+and $math$ syntax feed text could trigger), messages get their markdown escaped, and only http(s)
+URLs become links. The question and filters live in the URL, so a link reproduces the view.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
+import logging
 import re
-from datetime import datetime
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from urllib.parse import urlsplit
 
+import altair as alt
+import pandas as pd
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
-from kb import Answer, Citation, KBError, KnowledgeBase, Settings, Stats
+from kb import (
+    Answer,
+    ArticleSummary,
+    Citation,
+    Facets,
+    Filters,
+    IngestReport,
+    KBError,
+    KnowledgeBase,
+    Settings,
+    Stats,
+)
 from kb.answer import NO_ANSWER
+
+logger = logging.getLogger(__name__)
 
 STYLE = """<style>
 .kb-answer { font-size: 1.1rem; line-height: 1.6; }
@@ -28,10 +53,33 @@ STYLE = """<style>
 .kb-passage { white-space: pre-line; margin: 0 0 0.5rem; }
 .kb-passage mark { background: rgba(255, 214, 0, 0.45); color: inherit; padding: 0 0.1rem; }
 .kb-failed li { margin-bottom: 0.4rem; overflow-wrap: anywhere; }
+.kb-latest { list-style: none; padding: 0; margin: 0; }
+.kb-latest li { padding: 0.5rem 0; border-bottom: 1px solid rgba(128, 128, 128, 0.2); }
+.kb-latest .kb-meta { margin: 0.1rem 0 0; }
+.kb-feed { font-size: 0.8rem; overflow-wrap: anywhere; padding-top: 0.45rem; }
 </style>"""
 _MARKER = re.compile(r"\[(\d+)\]")
+_MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
+#: The widest date range the date pickers offer.
+EARLIEST, LATEST = date(1990, 1, 1), date(2100, 12, 31)
+#: Passages the timeline counts articles among, for a question.
+TIMELINE_PASSAGES = 50
+LATEST_PAGE = 20
+LANGUAGE_NAMES = {
+    "ca": "Catalan",
+    "de": "German",
+    "en": "English",
+    "es": "Spanish",
+    "fr": "French",
+    "it": "Italian",
+    "nl": "Dutch",
+    "pt": "Portuguese",
+}
+#: Widget keys of the filters, so "Clear filters" can reset them.
+FILTER_KEYS = ("since", "until", "feeds", "tags", "languages")
 
 
+# --- the knowledge base and its refresh -------------------------------------------------------
 @st.cache_resource(show_spinner="Loading the knowledge base…", on_release=KnowledgeBase.close)
 def load_kb(settings: Settings) -> KnowledgeBase:
     """One knowledge base per settings per process; the model loads (and warms up) here, once."""
@@ -41,6 +89,141 @@ def load_kb(settings: Settings) -> KnowledgeBase:
     return kb
 
 
+class RefreshJob:
+    """A refresh (kb.ingest) run in a background thread: a rerun of the page (any click) cannot
+    interrupt it, and a second click while it runs starts nothing."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.stage, self.done, self.total = "", 0, 0
+        self.report: IngestReport | None = None
+        self.error = ""
+        self.runs = 0
+
+    @property
+    def running(self) -> bool:
+        """Whether an ingest is under way."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self, kb: KnowledgeBase) -> int | None:
+        """Start a refresh of kb's feed list; its run number, or None if one is running."""
+        with self._lock:
+            if self.running:
+                return None
+            self.stage, self.done, self.total = "feeds", 0, 0
+            self.report, self.error = None, ""
+            self.runs += 1
+            self._thread = threading.Thread(target=self._run, args=(kb,), daemon=True)
+            self._thread.start()
+            return self.runs
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the current refresh (if any) has finished."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _progress(self, stage: str, done: int, total: int) -> None:
+        self.stage, self.done, self.total = stage, done, total
+
+    def _run(self, kb: KnowledgeBase) -> None:
+        try:
+            self.report = kb.ingest(progress=self._progress)
+        except KBError as exc:  # e.g. the ingest lock is held by scripts/ingest.py
+            self.error = str(exc)
+        except Exception as exc:  # a thread has nobody to raise to: record it for the page
+            logger.exception("refresh failed")
+            self.error = f"the refresh failed: {exc}"
+
+
+@st.cache_resource
+def refresh_job(index_dir: str) -> RefreshJob:
+    """The refresh of one index, shared by every session of this process."""
+    return RefreshJob()
+
+
+# --- the view: question and filters, round-tripping through the URL ---------------------------
+@dataclass(frozen=True)
+class View:
+    """What the page shows: a question and filters; `?q=&feed=&tag=&lang=&since=&until=`."""
+
+    question: str = ""
+    feeds: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    since: date | None = None
+    until: date | None = None
+
+    @classmethod
+    def from_params(cls, get_all: Callable[[str], list[str]]) -> View:
+        """The view a URL asks for (get_all: st.query_params.get_all); bad dates are ignored."""
+        return cls(
+            question=" ".join(get_all("q")[-1:]).strip(),
+            feeds=tuple(dict.fromkeys(get_all("feed"))),
+            tags=tuple(dict.fromkeys(get_all("tag"))),
+            languages=tuple(dict.fromkeys(get_all("lang"))),
+            since=parse_date(get_all("since")),
+            until=parse_date(get_all("until")),
+        )
+
+    def params(self) -> dict[str, str | list[str]]:
+        """The URL query parameters for this view (repeated keys for several values)."""
+        params: dict[str, str | list[str]] = {}
+        if self.question.strip():
+            params["q"] = self.question.strip()
+        for key, values in (("feed", self.feeds), ("tag", self.tags), ("lang", self.languages)):
+            if values:
+                params[key] = list(values)
+        for key, day in (("since", self.since), ("until", self.until)):
+            if day:
+                params[key] = day.isoformat()
+        return params
+
+    def filters(self) -> Filters:
+        """kb filters for this view; the dates are whole days in UTC, both inclusive."""
+        return Filters(
+            since=datetime.combine(self.since, time.min, UTC) if self.since else None,
+            until=datetime.combine(self.until, time.max, UTC) if self.until else None,
+            feeds=self.feeds,
+            categories=self.tags,
+            languages=self.languages,
+        )
+
+
+def parse_date(values: list[str]) -> date | None:
+    """The last value as a YYYY-MM-DD date within the pickers' range, else None."""
+    try:
+        day = date.fromisoformat(values[-1]) if values else None
+    except ValueError:
+        return None
+    return day if day and EARLIEST <= day <= LATEST else None
+
+
+def restore_from_url() -> None:
+    """On a session's first run, fill the widgets from the URL so a shared link reproduces it."""
+    if st.session_state.get("restored"):
+        return
+    st.session_state["restored"] = True
+    view = View.from_params(st.query_params.get_all)
+    st.session_state.update(
+        question=view.question,
+        feeds=list(view.feeds),
+        tags=list(view.tags),
+        languages=list(view.languages),
+        since=view.since,
+        until=view.until,
+    )
+
+
+def sync_url(view: View) -> None:
+    """Write the view into the URL (only when it changed, so history is not spammed)."""
+    wanted = view.params()
+    current = {key: st.query_params.get_all(key) for key in st.query_params}
+    if current != {k: v if isinstance(v, list) else [v] for k, v in wanted.items()}:
+        st.query_params.from_dict(wanted)
+
+
+# --- presentation helpers (pure) --------------------------------------------------------------
 def safe_url(url: str) -> str | None:
     """url if it is an absolute http(s) URL, else None (javascript:, data:, relative...)."""
     url = url.strip()
@@ -62,7 +245,13 @@ def link(url: str, text: str) -> str:
     )
 
 
-def format_date(moment: datetime | None) -> str:
+def escape_markdown(text: str) -> str:
+    """text with every ASCII punctuation backslash-escaped, so st.error/st.warning show it
+    literally (no links, images, emphasis or $math$ from a feed or a server's reply)."""
+    return _MARKDOWN_PUNCTUATION.sub(r"\\\1", text)
+
+
+def format_date(moment: datetime | date | None) -> str:
     """26 Jan 2026 (no leading zero), or '' for an unknown date."""
     return f"{moment.day} {moment:%b %Y}" if moment else ""
 
@@ -70,6 +259,17 @@ def format_date(moment: datetime | None) -> str:
 def format_refresh(moment: datetime | None) -> str:
     """26 Jan 2026, 22:33 UTC, or 'never'."""
     return f"{format_date(moment)}, {moment:%H:%M %Z}".strip() if moment else "never"
+
+
+def plural(n: int, word: str) -> str:
+    """'1 article', '2 articles'."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def language_name(code: str) -> str:
+    """'Spanish (es)' for 'es'; an unknown code as itself."""
+    name = LANGUAGE_NAMES.get(code)
+    return f"{name} ({code})" if name else code
 
 
 def answer_html(answer: Answer) -> str:
@@ -106,6 +306,71 @@ def citation_html(citation: Citation, *, highlight: bool) -> str:
     )
 
 
+def latest_html(articles: Iterable[ArticleSummary]) -> str:
+    """The articles as an escaped list: linked title, then feed, date and language."""
+    items = []
+    for article in articles:
+        meta = (article.feed, format_date(article.published), language_name(article.language))
+        items.append(
+            f'<li><div class="kb-title">{link(article.url, article.title or "Untitled")}</div>'
+            f'<div class="kb-meta">{html.escape(" · ".join(x for x in meta if x))}</div></li>'
+        )
+    return f'<ul class="kb-latest">{"".join(items)}</ul>'
+
+
+def failed_feeds_html(stats: Stats) -> str:
+    """The failed feeds and their last errors as an escaped list."""
+    items = "".join(
+        f"<li><b>{html.escape(f.title or f.url)}</b><br>{html.escape(f.last_error or '')}</li>"
+        for f in stats.failed_feeds
+    )
+    return f'<ul class="kb-failed">{items}</ul>'
+
+
+def article_dates(items: Iterable[tuple[str, datetime | None]]) -> list[date]:
+    """The publication day of each distinct article url (first seen wins); undated skipped."""
+    first: dict[str, datetime | None] = {}
+    for url, published in items:
+        first.setdefault(url, published)
+    return [moment.date() for moment in first.values() if moment]
+
+
+def weekly_counts(days: Iterable[date]) -> list[tuple[date, int]]:
+    """(Monday of the ISO week, articles that week), oldest first; empty weeks left out."""
+    weeks = Counter(day - timedelta(days=day.weekday()) for day in days)
+    return sorted(weeks.items())
+
+
+def timeline_chart(counts: list[tuple[date, int]]) -> alt.Chart:
+    """A bar per ISO week on a time axis; the tooltip names the week."""
+    data = pd.DataFrame(
+        {
+            "week": [pd.Timestamp(monday) for monday, _ in counts],
+            "articles": [n for _, n in counts],
+            "label": [f"{monday:%G-W%V} (from {format_date(monday)})" for monday, _ in counts],
+        }
+    )
+    return (
+        alt.Chart(data)
+        .mark_bar(size=9, color="#ff4b4b")
+        .encode(
+            x=alt.X("week:T", title=None, scale=alt.Scale(padding=12)),  # whole end bars
+            y=alt.Y("articles:Q", title="Articles", axis=alt.Axis(tickMinStep=1)),
+            tooltip=[alt.Tooltip("label:N", title="Week"), alt.Tooltip("articles:Q")],
+        )
+        .properties(height=180)
+    )
+
+
+def progress_of(stage: str, done: int, total: int) -> tuple[float, str]:
+    """The progress bar's fraction and text: feeds are the first 30 %, articles the rest."""
+    share = done / total if total else 0.0
+    if stage == "articles":
+        return 0.3 + 0.7 * share, f"Reading articles: {done} of {total}"
+    return 0.3 * share, f"Reading feeds: {done} of {total}" if total else "Starting…"
+
+
+# --- page sections ----------------------------------------------------------------------------
 def show_answer(answer: Answer) -> None:
     """The answer then its sources, or the plain no-answer message then related articles."""
     if answer.confident:
@@ -120,47 +385,231 @@ def show_answer(answer: Answer) -> None:
         st.html(citation_html(citation, highlight=answer.confident))
 
 
-def failed_feeds_html(stats: Stats) -> str:
-    """The failed feeds and their last errors as an escaped list."""
-    items = "".join(
-        f"<li><b>{html.escape(f.title or f.url)}</b><br>{html.escape(f.last_error or '')}</li>"
-        for f in stats.failed_feeds
+def show_timeline(days: list[date], caption: str) -> None:
+    """The weekly timeline chart of the given publication days."""
+    st.subheader("Timeline")
+    if not days:
+        st.caption("No dated articles to draw.")
+        return
+    st.caption(caption)
+    st.altair_chart(timeline_chart(weekly_counts(days)), width="stretch")
+
+
+def show_question(kb: KnowledgeBase, question: str, filters: Filters) -> None:
+    """The answer to question within filters, then when the matching articles appeared."""
+    with st.spinner("Searching the knowledge base…"):
+        answer = kb.ask(question, filters=filters)
+        hits = kb.search(question, k=TIMELINE_PASSAGES, filters=filters)
+    show_answer(answer)
+    days = article_dates((h.url, h.published) for h in hits)
+    show_timeline(days, f"{plural(len(days), 'matching article')}, by week of publication.")
+
+
+def show_latest(kb: KnowledgeBase, filters: Filters) -> None:
+    """The newest articles within filters, a 'Show more' button, and their timeline."""
+    limit = st.session_state.setdefault("latest_limit", LATEST_PAGE)
+    articles = kb.latest(limit, filters=filters)
+    st.subheader("Latest articles")
+    if not articles:
+        st.info("No articles match these filters.")
+        return
+    st.html(latest_html(articles))
+    if len(articles) == limit:
+        st.button("Show more", on_click=show_more)
+    days = article_dates((a.url, a.published) for a in articles)
+    show_timeline(days, f"The {plural(len(articles), 'latest article')}, by week of publication.")
+
+
+def show_more() -> None:
+    """Callback: list another page of latest articles."""
+    st.session_state["latest_limit"] += LATEST_PAGE
+
+
+def with_selected(options: Iterable[str], key: str) -> list[str]:
+    """The facet's options plus whatever is selected (a shared link may name a feed this index
+    does not hold; it stays selected rather than silently widening the search)."""
+    return list(dict.fromkeys([*options, *st.session_state.get(key, [])]))
+
+
+def clear_filters() -> None:
+    """Callback: reset every filter."""
+    for key in FILTER_KEYS:
+        st.session_state[key] = None if key in ("since", "until") else []
+
+
+def choose_view(facets: Facets, question: str) -> View:
+    """The sidebar filters (choices from kb.facets()) around question, as a View."""
+    st.header("Filters")
+    span = f"Articles run from {format_date(facets.first)} to {format_date(facets.last)}."
+    bounds = {"min_value": EARLIEST, "max_value": LATEST, "format": "YYYY-MM-DD"}
+    since = st.date_input("From", value=None, key="since", help=span, **bounds)
+    until = st.date_input("To", value=None, key="until", **bounds)
+    choose = partial(st.multiselect, placeholder="All")
+    view = View(
+        question=question,
+        feeds=tuple(choose("Feeds", with_selected(facets.feeds, "feeds"), key="feeds")),
+        tags=tuple(choose("Tags", with_selected(facets.categories, "tags"), key="tags")),
+        languages=tuple(
+            choose(
+                "Languages",
+                with_selected(facets.languages, "languages"),
+                key="languages",
+                format_func=language_name,
+            )
+        ),
+        since=since,
+        until=until,
     )
-    return f'<ul class="kb-failed">{items}</ul>'
+    if since and until and since > until:
+        st.warning("“From” is after “To”: no article can match.")
+    st.button(
+        "Clear filters", key="clear_filters", on_click=clear_filters, disabled=not view.filters()
+    )
+    return view
 
 
-def show_sidebar(stats: Stats) -> None:
-    """The index summary: sizes, last refresh and failed feeds."""
-    with st.sidebar:
-        st.header("Index")
-        st.metric("Articles", f"{stats.articles:,}")
-        st.metric("Passages", f"{stats.passages:,}")
-        st.metric("Feeds", f"{stats.feeds:,}")
-        st.caption(f"Last refresh: {format_refresh(stats.last_refresh)}")
-        if stats.failed_feeds:
-            with st.expander(f"{len(stats.failed_feeds)} feed(s) failed", expanded=True):
-                st.html(failed_feeds_html(stats))
+def show_status(stats: Stats) -> None:
+    """The index summary: sizes, last refresh and the feeds that failed last time."""
+    st.header("Index")
+    for column, (label, value) in zip(
+        st.columns(3),
+        (("Articles", stats.articles), ("Passages", stats.passages), ("Feeds", stats.feeds)),
+        strict=True,
+    ):
+        column.metric(label, f"{value:,}")
+    st.caption(f"Last refresh: {format_refresh(stats.last_refresh)}")
+    if stats.failed_feeds:
+        with st.expander(f"{len(stats.failed_feeds)} feed(s) failed", expanded=True):
+            st.html(failed_feeds_html(stats))
+
+
+def show_refresh(kb: KnowledgeBase, job: RefreshJob) -> None:
+    """The "Refresh now" button, the running refresh's progress, then this session's result."""
+    clicked = st.button("Refresh now", disabled=job.running, type="primary")
+    if clicked:
+        run = job.start(kb)
+        if run is None:
+            st.info("A refresh is already running; its progress is shown below.")
+        else:
+            st.session_state["refresh_run"] = run
+    if job.running:
+        st.fragment(refresh_progress, run_every=1.0)(job)
+    elif st.session_state.get("refresh_run") == job.runs:
+        show_refresh_result(job)
+
+
+def refresh_progress(job: RefreshJob) -> None:
+    """Fragment, rerun every second while a refresh runs; reruns the page when it is done."""
+    if not job.running:
+        st.rerun()  # the whole page: new stats, facets and latest articles
+    fraction, text = progress_of(job.stage, job.done, job.total)
+    st.progress(fraction, text=text)
+
+
+def show_refresh_result(job: RefreshJob) -> None:
+    """The refresh's outcome: a warning if it could not run, each failed feed, the summary."""
+    if job.error:
+        st.warning(escape_markdown(job.error))
+    report = job.report
+    if report is None:
+        return
+    st.success(
+        f"Refreshed: {report.new} new, {report.updated} updated, "
+        f"{report.feeds_ok} of {len(report.feeds)} feeds read."
+    )
+    for feed in report.feeds:
+        if not feed.ok:
+            st.error(escape_markdown(f"{feed.title or feed.source}: {feed.error}"))
+    with st.expander("Refresh report"):
+        st.code(report.summary(), language=None)
+
+
+def feed_key(url: str) -> str:
+    """A stable widget key for a feed's remove button."""
+    return "remove-" + hashlib.sha256(url.encode()).hexdigest()[:16]
+
+
+def remove_feed(kb: KnowledgeBase, url: str) -> None:
+    """Callback: drop url from the feed list, noting the outcome for the next run."""
+    try:
+        kb.remove_feed(url)
+        st.session_state["feed_notice"] = ("success", f"Removed {url}")
+    except KBError as exc:
+        st.session_state["feed_notice"] = ("error", str(exc))
+
+
+def add_feed(kb: KnowledgeBase, url: str) -> None:
+    """Validate url by reading it, then add it to the feed list; a clear error otherwise."""
+    if not url.strip():
+        st.session_state["feed_notice"] = ("error", "Enter a feed URL first.")
+        return
+    try:
+        with st.spinner("Reading the feed…"):
+            title = kb.add_feed(url.strip())
+    except KBError as exc:  # FeedError, ConfigError, FetchError...: all say what went wrong
+        st.session_state["feed_notice"] = ("error", f"Could not add {url.strip()}: {exc}")
+    else:
+        st.session_state["feed_notice"] = ("success", f"Added {title}")
+
+
+def show_feed_notice() -> None:
+    """The last feed-list change's outcome, shown once."""
+    kind, text = st.session_state.pop("feed_notice", (None, ""))
+    if kind == "error":
+        st.error(escape_markdown(text))
+    elif kind == "success":
+        st.success(escape_markdown(text))
+
+
+def show_feeds(kb: KnowledgeBase) -> None:
+    """The feed list a refresh reads, each with a remove button, and a box to add one."""
+    with st.expander("Manage feeds"):
+        listing = st.container()
+        with st.form("add_feed", border=False):
+            url = st.text_input(
+                "Add a feed", placeholder="https://example.com/feed/", key="new_feed"
+            )
+            if st.form_submit_button("Add feed"):
+                add_feed(kb, url)
+        show_feed_notice()
+        with listing:
+            for feed in kb.feeds():
+                text, button = st.columns([5, 1], vertical_alignment="center")
+                text.html(f'<div class="kb-feed">{html.escape(feed)}</div>')
+                button.button(
+                    "✕",
+                    key=feed_key(feed),
+                    help="Remove this feed",
+                    on_click=remove_feed,
+                    args=(kb, feed),
+                )
 
 
 def show_empty_state(settings: Settings) -> None:
     """What to do when nothing has been ingested yet."""
     st.info("The knowledge base is empty: no articles have been ingested yet.")
-    st.markdown("Read your feeds into it from a terminal, then reload this page:")
+    st.markdown(
+        "Press **Refresh now** in the sidebar to read the feeds listed under **Manage feeds**, "
+        "or read them from a terminal, then reload this page:"
+    )
     st.code("python scripts/ingest.py", language="bash")
     st.markdown("The README explains how to choose your own feeds and keep the index fresh.")
     st.caption("This page reads the index directory below (set KB_INDEX_DIR to change it).")
     st.code(str(settings.index_dir.resolve()), language=None)
 
 
-def ask(kb: KnowledgeBase) -> None:
-    """The question box; on Enter, the answer and its citations."""
+def explore(kb: KnowledgeBase, filters_box: DeltaGenerator) -> None:
+    """The question box and filters; an answer for a question, else the latest articles."""
     question = st.text_input(
         "Ask a question", placeholder="What does IMMEX stand for?", key="question"
     )
+    with filters_box:
+        view = choose_view(kb.facets(), question)
+    sync_url(view)
     if question.strip():
-        with st.spinner("Searching the knowledge base…"):
-            answer = kb.ask(question)
-        show_answer(answer)
+        show_question(kb, question, view.filters())
+    else:
+        show_latest(kb, view.filters())
 
 
 def main() -> None:
@@ -171,14 +620,20 @@ def main() -> None:
     try:
         settings = Settings.from_env()
         kb = load_kb(settings)
+        job = refresh_job(str(settings.index_dir.resolve()))
+        restore_from_url()
+        filters_box = st.sidebar.container()
         stats = kb.stats()
-        show_sidebar(stats)
+        with st.sidebar:
+            show_status(stats)
+            show_refresh(kb, job)
+            show_feeds(kb)
         if stats.articles:
-            ask(kb)
+            explore(kb, filters_box)
         else:
             show_empty_state(settings)
     except KBError as exc:
-        st.error(str(exc))
+        st.error(escape_markdown(str(exc)))
 
 
 if __name__ == "__main__":  # streamlit runs the page as __main__; tests import the helpers

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import fcntl
+import html as html_module
 import importlib.util
 import re
+import sys
+import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from kb import Answer, Citation, KnowledgeBase, Settings
+from kb import Answer, ArticleSummary, Citation, KnowledgeBase, Settings
 from kb.answer import NO_ANSWER
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
@@ -23,6 +27,7 @@ _SPEC = importlib.util.spec_from_file_location("app", APP)
 assert _SPEC
 assert _SPEC.loader
 app = importlib.util.module_from_spec(_SPEC)
+sys.modules["app"] = app  # dataclasses look their module up there
 _SPEC.loader.exec_module(app)
 #: Generous: the first run in a process loads the real model.
 TIMEOUT = 180
@@ -58,9 +63,11 @@ def test_empty_index_shows_how_to_ingest(isolated_env: Path) -> None:
     assert "no articles have been ingested yet" in at.info[0].value
     assert at.code[0].value == "python scripts/ingest.py"
     assert any("README" in m.value for m in at.markdown)
-    assert len(at.text_input) == 0
+    assert [t.key for t in at.text_input] == ["new_feed"]  # no question box, only "Add a feed"
     assert [m.value for m in at.sidebar.metric] == ["0", "0", "0"]
     assert "Last refresh: never" in at.sidebar.caption[0].value
+    assert "Refresh now" in [b.label for b in at.sidebar.button]
+    assert not at.get("vega_lite_chart")
 
 
 @pytest.mark.real_model
@@ -78,8 +85,10 @@ def test_question_gets_cited_answer(monkeypatch: pytest.MonkeyPatch, real_index:
         re.search(rf'href="http://127\.0\.0\.1:\d+/t21\.us/{T21_PATH}', b) for b in cards.values()
     )
     assert any("<mark>" in b and "Read the article" in b for b in cards.values())
-    assert [h.value for h in at.subheader] == ["Answer", "Sources"]
+    assert [h.value for h in at.subheader] == ["Answer", "Sources", "Timeline"]
+    assert len(at.get("vega_lite_chart")) == 1
     assert int(at.sidebar.metric[0].value.replace(",", "")) > 0
+    assert at.query_params == {"q": "What does IMMEX stand for?"}
 
 
 @pytest.mark.real_model
@@ -88,7 +97,7 @@ def test_unanswerable_question_says_so(monkeypatch: pytest.MonkeyPatch, real_ind
     at = ask(run_page(), "Who won the 1998 FIFA World Cup final?")
     assert [i.value for i in at.info] == [NO_ANSWER]
     assert not any('class="kb-answer"' in b for b in html_bodies(at))
-    assert [h.value for h in at.subheader] == ["Related articles"]
+    assert [h.value for h in at.subheader] == ["Related articles", "Timeline"]
     assert not any("<mark>" in b for b in html_bodies(at))
 
 
@@ -121,6 +130,18 @@ def test_feed_text_cannot_inject_markup(monkeypatch: pytest.MonkeyPatch, hostile
     assert all(h.startswith(("http://", "https://", "#")) for h in hrefs)
     assert "javascript:" not in " ".join(hrefs)
     assert not any("<script" in m.value or "javascript:" in m.value for m in at.markdown)
+
+
+@pytest.mark.real_model
+def test_latest_list_keeps_feed_text_inert(monkeypatch: pytest.MonkeyPatch, hostile_index) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("KB_INDEX_DIR", str(hostile_index))
+    at = run_page()
+    lists = [b for b in html_bodies(at) if 'class="kb-latest"' in b]
+    assert len(lists) == 1
+    assert lists[0].count("<li>") == 2
+    assert "<script" not in lists[0]
+    assert "<img" not in lists[0]
+    assert "javascript:" not in " ".join(re.findall(r'href="([^"]*)"', lists[0]))
 
 
 @pytest.mark.parametrize(
@@ -183,3 +204,314 @@ def test_highlight_marks_the_quoted_sentence_escaped() -> None:
         "One &lt;i&gt;. <mark>Two &amp; three.</mark> Four."
     )
     assert "<mark>" not in app.passage_html(cited, highlight=False)
+
+
+# --- filters and the URL --------------------------------------------------------------------
+SPANISH = "/pages/elpais-bruselas"
+
+
+def cards(at: AppTest) -> list[str]:
+    return [b for b in html_bodies(at) if 'class="kb-card"' in b]
+
+
+@pytest.mark.real_model
+def test_language_filter_cites_only_spanish_or_declines(
+    monkeypatch: pytest.MonkeyPatch, real_index: Path
+) -> None:
+    monkeypatch.setenv("KB_INDEX_DIR", str(real_index))
+    at = run_page()
+    at.multiselect(key="languages").set_value(["es"]).run()
+    ask(at, "What does IMMEX stand for?")
+    found = cards(at)
+    assert found
+    assert all(SPANISH in card for card in found), found
+    assert not any(IMMEX in b for b in html_bodies(at) if 'class="kb-answer"' in b)
+    assert at.query_params == {"q": "What does IMMEX stand for?", "lang": "es"}
+
+
+@pytest.mark.real_model
+def test_feed_filter_applies_to_citations(
+    monkeypatch: pytest.MonkeyPatch, real_index: Path
+) -> None:
+    monkeypatch.setenv("KB_INDEX_DIR", str(real_index))
+    at = run_page()
+    assert "Fixture Paywall" in at.multiselect(key="feeds").options
+    at.multiselect(key="feeds").set_value(["Fixture Paywall"]).run()
+    ask(at, "What tariffs does Mexico fight?")
+    found = cards(at)
+    assert found
+    assert all("Fixture Paywall" in card and "/paywall/mexico-steel" in card for card in found)
+    assert at.query_params["feed"] == "Fixture Paywall"
+
+
+@pytest.mark.real_model
+def test_link_reproduces_the_view(monkeypatch: pytest.MonkeyPatch, real_index: Path) -> None:
+    monkeypatch.setenv("KB_INDEX_DIR", str(real_index))
+    at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
+    params = {
+        "q": "What does IMMEX stand for?",
+        "feed": ["EXPORT MANUFACTURING INDUSTRY archivos - T21", "Fixture Paywall"],
+        "tag": "IMMEX PROGRAM",
+        "lang": "en",
+        "since": "2026-01-01",
+        "until": "2026-02-01",
+    }
+    at.query_params.update(params)
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.text_input(key="question").value == params["q"]
+    assert at.multiselect(key="feeds").value == params["feed"]
+    assert at.multiselect(key="tags").value == ["IMMEX PROGRAM"]
+    assert at.multiselect(key="languages").value == ["en"]
+    assert at.date_input(key="since").value == date(2026, 1, 1)
+    assert at.date_input(key="until").value == date(2026, 2, 1)
+    answers = [b for b in html_bodies(at) if 'class="kb-answer"' in b]
+    assert len(answers) == 1
+    assert IMMEX in answers[0]
+    assert all(T21_PATH in card for card in cards(at))  # the only article in January 2026
+    assert at.query_params == params  # unchanged: the page wrote back what it read
+    at.button(key="clear_filters").click().run()
+    assert at.query_params == {"q": params["q"]}
+    ask(at, "")
+    assert at.query_params == {}
+
+
+@pytest.mark.real_model
+def test_empty_question_lists_latest_articles_with_timeline(
+    monkeypatch: pytest.MonkeyPatch, real_index: Path
+) -> None:
+    monkeypatch.setenv("KB_INDEX_DIR", str(real_index))
+    at = run_page()
+    assert [h.value for h in at.subheader] == ["Latest articles", "Timeline"]
+    latest = next(b for b in html_bodies(at) if 'class="kb-latest"' in b)
+    assert latest.count("<li>") == 7
+    assert latest.index(T21_PATH) < latest.index("/pages/europa-plumes")  # newest first
+    assert len(at.get("vega_lite_chart")) == 1
+    at.date_input(key="since").set_value(date(2026, 1, 1)).run()
+    latest = next(b for b in html_bodies(at) if 'class="kb-latest"' in b)
+    assert latest.count("<li>") == 1
+    assert T21_PATH in latest
+    assert at.query_params == {"since": "2026-01-01"}
+    at.multiselect(key="languages").set_value(["es"]).run()
+    assert "No articles match these filters." in [i.value for i in at.info]
+
+
+def test_url_view_round_trips() -> None:
+    view = app.View(
+        question="¿Qué es IMMEX?",
+        feeds=("A & B", "C"),
+        tags=("USMCA",),
+        languages=("es",),
+        since=date(2026, 1, 1),
+        until=date(2026, 2, 1),
+    )
+    params = view.params()
+    assert params["feed"] == ["A & B", "C"]
+    assert params["since"] == "2026-01-01"
+
+    def get_all(key: str) -> list[str]:
+        value = params.get(key, [])
+        return value if isinstance(value, list) else [value]
+
+    assert app.View.from_params(get_all) == view
+    assert app.View().params() == {}
+
+
+def test_url_view_ignores_bad_dates() -> None:
+    assert app.parse_date(["2026-13-40"]) is None
+    assert app.parse_date(["1066-10-14"]) is None
+    assert app.parse_date([]) is None
+    assert app.parse_date(["2026-01-01", "2026-02-03"]) == date(2026, 2, 3)
+
+
+def test_view_filters_cover_whole_days_in_utc() -> None:
+    filters = app.View(since=date(2026, 1, 1), until=date(2026, 1, 31), tags=("x",)).filters()
+    assert filters.since == datetime(2026, 1, 1, tzinfo=UTC)
+    assert filters.until is not None
+    assert filters.until.date() == date(2026, 1, 31)
+    assert filters.until.hour == 23
+    assert filters.categories == ("x",)
+    assert not app.View(question="q").filters()
+
+
+# --- timeline -------------------------------------------------------------------------------
+def test_articles_are_counted_once_per_iso_week() -> None:
+    monday = datetime(2026, 1, 26, 9, tzinfo=UTC)
+    items = [
+        ("a", monday),
+        ("a", monday),  # a second passage of the same article
+        ("b", monday + timedelta(days=6)),  # Sunday: same ISO week
+        ("c", monday + timedelta(days=7)),
+        ("d", None),
+    ]
+    days = app.article_dates(items)
+    assert len(days) == 3
+    assert app.weekly_counts(days) == [(date(2026, 1, 26), 2), (date(2026, 2, 2), 1)]
+    assert app.weekly_counts([date(2021, 1, 3)]) == [(date(2020, 12, 28), 1)]  # ISO 2020-W53
+
+
+def test_timeline_is_a_bar_chart_over_time() -> None:
+    spec = app.timeline_chart([(date(2026, 1, 26), 2)]).to_dict()
+    assert spec["mark"]["type"] == "bar"
+    assert spec["encoding"]["x"]["type"] == "temporal"
+    assert spec["encoding"]["y"]["field"] == "articles"
+
+
+# --- feed management and refresh ------------------------------------------------------------
+def feed_list(at: AppTest) -> list[str]:
+    return [
+        html_module.unescape(re.sub(r"<[^>]+>", "", b))
+        for b in html_bodies(at)
+        if 'class="kb-feed"' in b
+    ]
+
+
+def add_feed(at: AppTest, url: str) -> AppTest:
+    at.text_input(key="new_feed").input(url)
+    next(b for b in at.button if b.label == "Add feed").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def configured_feeds(index: Path) -> list[str]:
+    kb = KnowledgeBase.open(index)
+    try:
+        return kb.feeds()
+    finally:
+        kb.close()
+
+
+def write_feeds(index: Path, feeds: list[str]) -> None:
+    index.mkdir(parents=True, exist_ok=True)
+    (index / "feeds.txt").write_text("".join(f"{f}\n" for f in feeds), "utf-8")
+
+
+@pytest.mark.parametrize("path", ["/status/404", "/pages/europa-plumes", "/raw/nothing.xml"])
+def test_adding_an_unreadable_feed_shows_why_and_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch, isolated_env: Path, server, path: str
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("KB_ALLOW_PRIVATE_HOSTS", "1")
+    write_feeds(isolated_env, [server.url("/feeds/t21.xml")])
+    at = run_page()
+    before = feed_list(at)
+    assert before == [server.url("/feeds/t21.xml")]
+    add_feed(at, server.url(path))
+    assert len(at.error) == 1
+    assert at.error[0].value.startswith("Could not add")
+    assert feed_list(at) == before
+    assert (isolated_env / "feeds.txt").read_text("utf-8").count("http") == 1
+
+
+def test_adding_a_non_url_shows_an_error(isolated_env: Path) -> None:
+    write_feeds(isolated_env, [])
+    at = add_feed(run_page(), "not a feed")
+    assert len(at.error) == 1
+    assert feed_list(at) == []
+
+
+def test_adding_a_good_feed_lists_it(
+    monkeypatch: pytest.MonkeyPatch, isolated_env: Path, server
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("KB_ALLOW_PRIVATE_HOSTS", "1")
+    write_feeds(isolated_env, [server.url("/feeds/t21.xml")])
+    at = add_feed(run_page(), server.url("/feeds/news.xml"))
+    assert not at.error
+    assert [s.value for s in at.success] == ["Added Fixture News"]
+    assert feed_list(at) == [server.url("/feeds/t21.xml"), server.url("/feeds/news.xml")]
+    assert configured_feeds(isolated_env) == feed_list(at)  # what a refresh reads
+
+
+def test_removing_a_feed(isolated_env: Path, server) -> None:  # type: ignore[no-untyped-def]
+    feeds = [server.url("/feeds/t21.xml"), server.url("/feeds/news.xml")]
+    write_feeds(isolated_env, feeds)
+    at = run_page()
+    at.button(key=app.feed_key(feeds[0])).click().run()
+    assert feed_list(at) == feeds[1:]
+    assert [s.value for s in at.success] == [app.escape_markdown(f"Removed {feeds[0]}")]
+    assert configured_feeds(isolated_env) == feeds[1:]
+
+
+def wait_for_refresh(at: AppTest, *, timeout: float = TIMEOUT) -> AppTest:
+    """Rerun the page (as its progress fragment does every second) until the refresh is over."""
+    deadline = time.monotonic() + timeout
+    while at.progress or next(b for b in at.button if b.label == "Refresh now").disabled:
+        assert time.monotonic() < deadline, "the refresh did not finish"
+        time.sleep(0.5)
+        at.run()
+        assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def click_refresh(at: AppTest) -> AppTest:
+    next(b for b in at.button if b.label == "Refresh now").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.mark.real_model
+def test_refresh_reads_the_feed_list_and_updates_stats(
+    monkeypatch: pytest.MonkeyPatch, isolated_env: Path, server
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("KB_ALLOW_PRIVATE_HOSTS", "1")
+    write_feeds(isolated_env, [server.url("/feeds/news.xml"), server.url("/status/500")])
+    at = run_page()
+    assert [m.value for m in at.sidebar.metric] == ["0", "0", "0"]
+    hits = server.hits.count("/feeds/news.xml")
+    click_refresh(at)
+    assert at.progress  # the bar shows while the ingest runs in the background
+    click_refresh(at)  # a second click while it runs starts nothing
+    wait_for_refresh(at)
+    assert server.hits.count("/feeds/news.xml") == hits + 1
+    assert [m.value for m in at.sidebar.metric][:2] != ["0", "0"]
+    assert at.sidebar.metric[0].value == "5"
+    assert at.sidebar.metric[2].value == "1"
+    assert "Last refresh: never" not in at.sidebar.caption[0].value
+    assert [s.value for s in at.success] == ["Refreshed: 5 new, 0 updated, 1 of 2 feeds read."]
+    assert len(at.error) == 1
+    assert "500" in at.error[0].value
+    report = next(e for e in at.expander if e.label == "Refresh report")
+    assert "feeds: 1 ok, 1 failed" in report.code[0].value
+    assert [h.value for h in at.subheader] == ["Latest articles", "Timeline"]  # no longer empty
+    assert "1 feed(s) failed" in [e.label for e in at.sidebar.expander]
+
+
+def test_refresh_while_another_ingest_runs_warns(
+    monkeypatch: pytest.MonkeyPatch, isolated_env: Path, server
+) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("KB_ALLOW_PRIVATE_HOSTS", "1")
+    write_feeds(isolated_env, [server.url("/feeds/news.xml")])
+    at = run_page()
+    with open(isolated_env / "ingest.lock", "w") as lock:  # as scripts/ingest.py holds it
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        wait_for_refresh(click_refresh(at))
+    assert len(at.warning) == 1
+    assert "another ingest is running" in at.warning[0].value
+    assert at.sidebar.metric[0].value == "0"
+
+
+# --- small helpers --------------------------------------------------------------------------
+def test_messages_cannot_carry_markdown() -> None:
+    out = app.escape_markdown("[x](javascript:alert(1)) ![i](http://h/x.png) $x$ *b*")
+    assert "](" not in out
+    assert re.search(r"(?<!\\)[\[\]()*$!]", out) is None
+
+
+def test_progress_moves_from_feeds_to_articles() -> None:
+    assert app.progress_of("feeds", 0, 0) == (0.0, "Starting…")
+    assert app.progress_of("feeds", 1, 2)[0] == pytest.approx(0.15)
+    assert app.progress_of("articles", 7, 7) == (1.0, "Reading articles: 7 of 7")
+
+
+def test_latest_html_escapes_titles_and_drops_unsafe_links() -> None:
+    article = ArticleSummary(
+        url="javascript:alert(1)",
+        title="<script>x</script>",
+        published=datetime(2026, 1, 6, tzinfo=UTC),
+        feed="<b>F</b>",
+        language="es",
+        categories=(),
+    )
+    out = app.latest_html([article])
+    assert "<script" not in out
+    assert "href" not in out
+    assert "&lt;b&gt;F&lt;/b&gt; · 6 Jan 2026 · Spanish (es)" in out

@@ -36,7 +36,7 @@ def ask(page, url: str, question: str) -> None:  # type: ignore[no-untyped-def]
 def test_immex_question_in_chromium(real_index: Path, tmp_path: Path) -> None:
     with (
         streamlit_app(real_index, tmp_path / "streamlit.log") as url,
-        chromium_page() as page,
+        chromium_page(height=3000) as page,  # tall enough for the screenshot to hold the timeline
     ):
         ask(page, url, "What does IMMEX stand for?")
         answer = page.locator(".kb-answer")
@@ -51,8 +51,36 @@ def test_immex_question_in_chromium(real_index: Path, tmp_path: Path) -> None:
         body = page.locator("body").inner_text()
         assert "appeared first on" not in body
         assert "apareció primero" not in body
+        timeline = page.locator('[data-testid="stVegaLiteChart"]')
+        timeline.wait_for(timeout=ANSWER_TIMEOUT_MS)
+        timeline.locator("canvas, svg").first.wait_for()  # vega has drawn it
+        assert timeline.is_visible()
+        assert timeline.bounding_box()["height"] > 100  # type: ignore[index]
+        assert "q=What+does+IMMEX+stand+for" in page.url  # the view is in the URL
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "browser-immex.png"), full_page=True)
+        timeline.screenshot(path=str(ARTIFACTS / "browser-immex-timeline.png"))
+
+
+def test_shared_link_reproduces_the_view_in_chromium(real_index: Path, tmp_path: Path) -> None:
+    """A link with the question and a Spanish-only filter: no good answer, Spanish articles."""
+    with (
+        streamlit_app(real_index, tmp_path / "streamlit.log") as url,
+        chromium_page() as page,
+    ):
+        page.goto(f"{url}/?q=What+does+IMMEX+stand+for%3F&lang=es")
+        cards = page.locator(".kb-card")
+        cards.first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+        assert page.get_by_label("Ask a question").input_value() == "What does IMMEX stand for?"
+        assert page.get_by_text("holds no good answer").is_visible()
+        hrefs = {a.get_attribute("href") or "" for a in cards.locator(".kb-title a").all()}
+        assert hrefs
+        assert all(h.endswith("/pages/elpais-bruselas") for h in hrefs)
+        timeline = page.locator('[data-testid="stVegaLiteChart"]')
+        timeline.wait_for(timeout=ANSWER_TIMEOUT_MS)
+        assert timeline.is_visible()
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "browser-spanish-link.png"), full_page=True)
 
 
 @pytest.fixture
