@@ -44,6 +44,10 @@ class EmbedderError(KBError):
     """The embedding model could not be loaded or failed to embed."""
 
 
+class IngestRunningError(KBError):
+    """Another ingest is running on the same index; try again when it has finished."""
+
+
 class StoreError(KBError):
     """The vector store or the catalog failed."""
 

@@ -26,7 +26,7 @@ from kb.answer import (
 from kb.catalog import ArticleSummary, Catalog, Facets, FeedRecord
 from kb.config import DEFAULT_FEEDS, Settings
 from kb.embed import Embedder, SentenceTransformerEmbedder
-from kb.errors import ConfigError, KBError, ModelMismatchError
+from kb.errors import ConfigError, IngestRunningError, ModelMismatchError
 from kb.fetch import Fetcher
 from kb.filters import Filters, chroma_where, matches
 from kb.ingest import Ingestor, Progress
@@ -183,7 +183,7 @@ class KnowledgeBase:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
-                raise KBError(
+                raise IngestRunningError(
                     f"another ingest is running on {self.settings.index_dir}; "
                     "try again when it has finished"
                 ) from None

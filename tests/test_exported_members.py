@@ -17,6 +17,7 @@ EXPECTED = [
     "Filters",
     "Hit",
     "IngestReport",
+    "IngestRunningError",
     "KBError",
     "KnowledgeBase",
     "ModelMismatchError",
