@@ -20,6 +20,7 @@ from kb.answer import (
     candidate_sentences,
     compose_answer,
     content_terms,
+    is_confident,
     score_sentence,
     shortlist,
 )
@@ -38,9 +39,6 @@ from kb.store import ChromaStore
 logger = logging.getLogger(__name__)
 
 FEEDS_FILE = "feeds.txt"
-#: Best-passage cosine similarity below which an answer is not confident. Calibrated on the
-#: newsroom (scripts/evaluate.py): answers 97.1 % of RealTimeQA, declines 71 % of XQuAD-en.
-CONFIDENCE_THRESHOLD = 0.42
 CANDIDATES = 50
 
 
@@ -248,7 +246,7 @@ class KnowledgeBase:
                 )
                 for s, v in zip(sentences, vectors, strict=True)
             ]
-        confident = bool(hits) and max(h.score for h in hits) >= CONFIDENCE_THRESHOLD
+        confident = is_confident(question, hits)
         return compose_answer(question, hits, scored, confident=confident)
 
     def latest(self, limit: int = 20, *, filters: Filters | None = None) -> list[ArticleSummary]:

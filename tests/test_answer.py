@@ -8,7 +8,10 @@ from kb.answer import (
     candidate_sentences,
     compose_answer,
     content_terms,
+    coverage,
+    is_confident,
     score_sentence,
+    shortlist,
 )
 from kb.search import Hit
 
@@ -118,3 +121,27 @@ def test_no_sentences_means_no_answer_even_if_confident() -> None:
     assert answer.text == NO_ANSWER
     assert answer.confident is False
     assert answer.citations[0].sentence == ""
+
+
+def test_confidence_needs_similarity_and_shared_words_unless_very_similar() -> None:
+    question = "What does IMMEX stand for?"
+    assert is_confident(question, [hit(IMMEX, 1, score=0.5)])
+    assert not is_confident(question, [hit(IMMEX, 1, score=0.3)])  # too dissimilar
+    # similar enough by the model but sharing no content word: declined...
+    assert not is_confident(question, [hit(STEEL, 1, score=0.55)])
+    # ...unless the model is very sure
+    assert is_confident(question, [hit(STEEL, 1, score=0.75)])
+    assert not is_confident(question, [])
+
+
+def test_coverage_counts_word_stems_of_one_hit() -> None:
+    hits = [hit(STEEL, 1), hit(IMMEX, 2)]
+    assert coverage("steel tariffs", hits) == 1.0
+    assert coverage("steel IMMEX", hits) == 0.5  # no single hit holds both
+    assert coverage("what is it?", hits) == 1.0  # no content words: no word check
+
+
+def test_shortlist_keeps_the_sentence_sharing_most_question_words() -> None:
+    hits = [hit(IMMEX, 1)]
+    [best] = shortlist("What does IMMEX stand for?", hits, candidate_sentences(hits))
+    assert "(IMMEX)" in IMMEX[best.start : best.end]
