@@ -47,7 +47,6 @@ class _Work:
     aliases: tuple[str, ...]
     fingerprint: str
     feed: Feed
-    existing: bool
 
 
 @dataclass
@@ -201,7 +200,6 @@ class Ingestor:
             aliases=aliases,
             fingerprint=fingerprint,
             feed=feed,
-            existing=bool(record and record.state == "stored"),
         )
 
     def _fetch_pages(self, work: list[_Work]) -> Iterator[tuple[_Work, PageText | None, str]]:
@@ -262,7 +260,7 @@ class Ingestor:
         content_hash, meta_hash = text_hash(article), metadata_hash(article)
         record = self.catalog.article(unit.article_id)
         stored = record is not None and record.state == "stored"
-        if stored and record and record.content_hash == content_hash:
+        if stored and record is not None and record.content_hash == content_hash:
             if record.meta_hash == meta_hash:
                 report.unchanged += 1
             else:
@@ -289,7 +287,7 @@ class Ingestor:
         owner = self.catalog.resolve_alias((key,))
         if owner and owner != unit.article_id:
             logger.info("%s is %s by rel=canonical; one article", unit.url, key)
-            return replace(unit, article_id=owner, aliases=aliases, existing=True)
+            return replace(unit, article_id=owner, aliases=aliases)
         return replace(unit, aliases=aliases)
 
     def _write(
