@@ -10,6 +10,9 @@ from pathlib import Path
 from kb.errors import ConfigError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
+#: How the model runs (kb.embed.BACKENDS): ONNX Runtime with int8 weights, ONNX fp32, or torch.
+DEFAULT_BACKEND = "onnx-int8"
+BACKENDS = ("onnx-int8", "onnx", "torch")
 DEFAULT_INDEX_DIR = "index_store"
 USER_AGENT = "kb/0.1 (+https://github.com/kb-news/kb; self-hosted news knowledge base)"
 
@@ -29,6 +32,7 @@ class Settings:
 
     index_dir: Path = Path(DEFAULT_INDEX_DIR)
     model: str = DEFAULT_MODEL
+    backend: str = DEFAULT_BACKEND
     allow_private_hosts: bool = False
     chroma_url: str | None = None
     collection: str = "kb_passages"
@@ -50,6 +54,8 @@ class Settings:
     def __post_init__(self) -> None:
         # Accept str paths from callers; everything inside works with Path.
         object.__setattr__(self, "index_dir", Path(self.index_dir))
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -60,6 +66,8 @@ class Settings:
             values["index_dir"] = Path(env["KB_INDEX_DIR"])
         if env.get("KB_MODEL"):
             values["model"] = env["KB_MODEL"]
+        if env.get("KB_BACKEND"):
+            values["backend"] = env["KB_BACKEND"].strip().lower()
         if "KB_ALLOW_PRIVATE_HOSTS" in env:
             values["allow_private_hosts"] = parse_bool("KB_ALLOW_PRIVATE_HOSTS", env)
         if "KB_RESPECT_ROBOTS" in env:

@@ -1,14 +1,18 @@
 """The ingest pipeline: feeds -> items -> page or feed text -> passages -> vectors -> store.
 
-Feeds are read one by one; pages are fetched concurrently (a few per host) while the main
-thread chunks, embeds and writes. Each article is written as: catalog row marked pending, old
-passages deleted, new passages upserted, catalog row completed, so a crash anywhere is repaired by
-the next run and never leaves duplicates or stale passages.
+Feeds are read concurrently; pages are fetched and extracted concurrently (a few per host)
+while the main thread chunks, embeds and writes, so network and extraction overlap embedding.
+Articles are embedded in groups of about EMBED_GROUP passages (the model is much faster on full,
+length-sorted batches than on one article at a time) and each group is written as: catalog rows
+marked pending, old passages deleted, new passages upserted in one batch, catalog rows completed,
+so a crash anywhere is repaired by the next run and never leaves duplicates or stale passages.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
@@ -37,6 +41,8 @@ Progress = Callable[[str, int, int], None]
 #: Room left in the model's window for the title line in front of each passage.
 TITLE_TOKENS = 40
 OVERLAP_TOKENS = 40
+#: Passages embedded and written together (several articles' worth).
+EMBED_GROUP = 128
 
 
 @dataclass(frozen=True)
@@ -47,6 +53,18 @@ class _Work:
     aliases: tuple[str, ...]
     fingerprint: str
     feed: Feed
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """An article composed and chunked, waiting to be written (embed=False: metadata only)."""
+
+    unit: _Work
+    article: Article
+    passages: list[Passage]
+    content_hash: str
+    meta_hash: str
+    embed: bool
 
 
 @dataclass
@@ -79,6 +97,18 @@ class Ingestor:
         self.robots = RobotsPolicy(fetcher)
         self.progress = progress or (lambda stage, done, total: None)
         self._feeds: dict[str, _FeedState] = {}
+        self._timings: dict[str, float] = {}
+        self._timing_lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def _timed(self, stage: str) -> Iterator[None]:
+        """Add the time spent in a block to a stage's total (summed over threads)."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            with self._timing_lock:
+                self._timings[stage] = self._timings.get(stage, 0.0) + time.perf_counter() - started
 
     @property
     def embedder(self) -> Embedder:
@@ -92,18 +122,38 @@ class Ingestor:
         failures are counted in the report, never raised."""
         started = time.monotonic()
         report = IngestReport()
-        work = self._collect(check_sources(sources), report, backfill)
+        with self._timed("feeds"):
+            work = self._collect(check_sources(sources), report, backfill)
         self._drop_interrupted({unit.article_id for unit in work})
-        for done, (unit, page, reason) in enumerate(self._fetch_pages(work), start=1):
-            if not self._store_item(unit, page, reason, report):
+        group: list[_Ready] = []
+        done = 0
+        for unit, page, reason in self._fetch_pages(work):
+            if group and _same_article(unit, page, group):
+                self._write(group)  # the catalog must know the first before the second merges
+                done, group = done + len(group), []
+            ready = self._prepare(unit, page, reason, report)
+            if ready is None:
                 self._feeds[unit.feed.url].complete = False
+                done += 1
+            elif ready.embed:
+                group.append(ready)
+            else:
+                self._write([ready])
+                done += 1
+            if sum(len(r.passages) for r in group) >= EMBED_GROUP:
+                self._write(group)
+                done, group = done + len(group), []
             self.progress("articles", done, len(work))
+        if group:
+            self._write(group)
+            self.progress("articles", done + len(group), len(work))
         for source, state in self._feeds.items():
             fetch = state.fetch
             if state.complete and (fetch.etag or fetch.last_modified):
                 self.catalog.set_feed_validators(source, fetch.etag, fetch.last_modified)
         self.catalog.set_meta("last_refresh", utc_now())
         report.elapsed = time.monotonic() - started
+        report.timings = {k: round(v, 3) for k, v in sorted(self._timings.items())}
         return report
 
     def _drop_interrupted(self, planned: set[str]) -> None:
@@ -218,17 +268,20 @@ class Ingestor:
         try:
             if self.settings.respect_robots and not self.robots.allowed(url):
                 return None, "disallowed by robots.txt"
-            response = self.fetcher.get(url)
+            with self._timed("fetch"):
+                response = self.fetcher.get(url)
         except FetchError as exc:
             logger.info("page not fetched: %s", exc)
             return None, _short_reason(exc)
-        page = extract_page(response.body, url=response.url)
+        with self._timed("extract"):
+            page = extract_page(response.body, url=response.url)
         return page, "" if page else "no article text on the page"
 
-    def _store_item(
+    def _prepare(
         self, unit: _Work, page: PageText | None, reason: str, report: IngestReport
-    ) -> bool:
-        """Store one item; False when it holds no text anywhere (counted as failed)."""
+    ) -> _Ready | None:
+        """Compose and chunk one item and count it; None when it holds no text anywhere
+        (counted as failed)."""
         if reason:
             report.page_errors[reason] = report.page_errors.get(reason, 0) + 1
         article = compose_article(
@@ -244,19 +297,20 @@ class Ingestor:
             report.failed += 1
             report.failures.append((name, why))
             self.catalog.record_failure(unit.article_id, unit.url, why)
-            return False
+            return None
         unit = self._merge_canonical(unit, page)
         published = article.published
         if published is None:
             article = replace(article, published=datetime.now(UTC), published_from="fetched")
         else:
             article = replace(article, published=published.astimezone(UTC))
-        passages = chunk_text(
-            article.text,
-            count_tokens=self.embedder.count_tokens,
-            max_tokens=self.embedder.max_tokens - TITLE_TOKENS - 2,
-            overlap_tokens=OVERLAP_TOKENS,
-        )
+        with self._timed("chunk"):
+            passages = chunk_text(
+                article.text,
+                count_tokens=self.embedder.count_tokens,
+                max_tokens=self.embedder.max_tokens - TITLE_TOKENS - 2,
+                overlap_tokens=OVERLAP_TOKENS,
+            )
         content_hash, meta_hash = text_hash(article), metadata_hash(article)
         record = self.catalog.article(unit.article_id)
         stored = record is not None and record.state == "stored"
@@ -265,9 +319,7 @@ class Ingestor:
                 report.unchanged += 1
             else:
                 report.updated += 1  # same text, new date/feed/tags: rewrite metadata only
-            self._write(unit, article, passages, content_hash, meta_hash, embed=False)
-            return True
-        self._write(unit, article, passages, content_hash, meta_hash, embed=True)
+            return _Ready(unit, article, passages, content_hash, meta_hash, embed=False)
         report.passages += len(passages)
         report.from_page += article.source == "page"
         report.from_feed += article.source == "feed"
@@ -275,7 +327,7 @@ class Ingestor:
             report.updated += 1
         else:
             report.new += 1
-        return True
+        return _Ready(unit, article, passages, content_hash, meta_hash, embed=True)
 
     def _merge_canonical(self, unit: _Work, page: PageText | None) -> _Work:
         """The work under the id of an article already stored with the page's rel=canonical
@@ -290,32 +342,58 @@ class Ingestor:
             return replace(unit, article_id=owner, aliases=aliases)
         return replace(unit, aliases=aliases)
 
-    def _write(
-        self,
-        unit: _Work,
-        article: Article,
-        passages: list[Passage],
-        content_hash: str,
-        meta_hash: str,
-        *,
-        embed: bool,
-    ) -> None:
-        """Replace the article's passages (or, with embed=False, only their metadata) so that a
-        crash at any point is repaired by the next ingest."""
-        ids = [chunk_id(unit.article_id, p.index) for p in passages]
-        metadatas = [passage_metadata(unit.article_id, article, p, content_hash) for p in passages]
-        self.catalog.mark_pending(unit.article_id, article.url)
-        if embed:
-            vectors = self.embedder.embed([embedding_text(article.title, p.text) for p in passages])
-            self.store.delete_article(unit.article_id)
-            self.store.upsert(ids, vectors, [p.text for p in passages], metadatas)
-        else:
-            self.store.update_metadata(ids, metadatas)
-        self.catalog.complete_article(
-            _row(unit, article, content_hash, meta_hash, len(passages)),
-            [(i, article.title, p.text) for i, p in zip(ids, passages, strict=True)],
-            aliases=unit.aliases,
-        )
+    def _write(self, group: list[_Ready]) -> None:
+        """Replace the passages of a group of articles (or, for embed=False, only their
+        metadata) so that a crash at any point is repaired by the next ingest: every article is
+        marked pending before its passages change and completed after they are written."""
+        texts = [
+            embedding_text(r.article.title, p.text) for r in group if r.embed for p in r.passages
+        ]
+        with self._timed("embed"):
+            vectors = self.embedder.embed(texts) if texts else None
+        with self._timed("store"):
+            ids, passages, metadatas = [], [], []
+            for ready in group:
+                self.catalog.mark_pending(ready.unit.article_id, ready.article.url)
+                article_ids = [chunk_id(ready.unit.article_id, p.index) for p in ready.passages]
+                article_metas = [
+                    passage_metadata(ready.unit.article_id, ready.article, p, ready.content_hash)
+                    for p in ready.passages
+                ]
+                if ready.embed:
+                    self.store.delete_article(ready.unit.article_id)
+                    ids += article_ids
+                    passages += [p.text for p in ready.passages]
+                    metadatas += article_metas
+                else:
+                    self.store.update_metadata(article_ids, article_metas)
+            if vectors is not None:
+                self.store.upsert(ids, vectors, passages, metadatas)
+            for ready in group:
+                article_ids = [chunk_id(ready.unit.article_id, p.index) for p in ready.passages]
+                self.catalog.complete_article(
+                    _row(
+                        ready.unit,
+                        ready.article,
+                        ready.content_hash,
+                        ready.meta_hash,
+                        len(ready.passages),
+                    ),
+                    [
+                        (i, ready.article.title, p.text)
+                        for i, p in zip(article_ids, ready.passages, strict=True)
+                    ],
+                    aliases=ready.unit.aliases,
+                )
+
+
+def _same_article(unit: _Work, page: PageText | None, group: list[_Ready]) -> bool:
+    """Whether an item may name an article already waiting in the group (a URL variant whose
+    page gives the same rel=canonical)."""
+    keys = {unit.article_id, *unit.aliases}
+    if page is not None and page.canonical_url:
+        keys.add(canonical_url(page.canonical_url))
+    return any(r.unit.article_id in keys or keys.intersection(r.unit.aliases) for r in group)
 
 
 def item_aliases(item: FeedItem, link: str, feed: Feed, unique_guids: set[str]) -> tuple[str, ...]:

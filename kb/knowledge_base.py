@@ -26,7 +26,7 @@ from kb.answer import (
 )
 from kb.catalog import ArticleSummary, Catalog, Facets, FeedRecord
 from kb.config import DEFAULT_FEEDS, Settings
-from kb.embed import Embedder, SentenceTransformerEmbedder
+from kb.embed import Embedder, load_embedder
 from kb.errors import ConfigError, IngestRunningError, ModelMismatchError
 from kb.fetch import Fetcher
 from kb.filters import Filters, chroma_where, matches
@@ -120,7 +120,7 @@ class KnowledgeBase:
     def embedder(self) -> Embedder:
         """The embedding model, loaded on first use."""
         if self._embedder is None:
-            self._embedder = SentenceTransformerEmbedder(self.settings.model)
+            self._embedder = load_embedder(self.settings.model, self.settings.backend)
         return self._embedder
 
     @property

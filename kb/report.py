@@ -33,6 +33,9 @@ class IngestReport:
     elapsed: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
     page_errors: dict[str, int] = field(default_factory=dict)
+    #: Seconds per stage: feeds (reading them), fetch and extract (pages, summed over the
+    #: concurrent workers, so they overlap the rest), chunk, embed and store.
+    timings: dict[str, float] = field(default_factory=dict)
 
     @property
     def feeds_ok(self) -> int:
@@ -76,4 +79,7 @@ class IngestReport:
             lines.append(f"  pages not used: {reasons}")
         lines.append(f"passages embedded: {self.passages}")
         lines.append(f"elapsed: {self.elapsed:.1f} s")
+        if self.timings:
+            parts = ", ".join(f"{k} {v:.1f}" for k, v in self.timings.items())
+            lines.append(f"  seconds by stage: {parts} (fetch/extract summed over workers)")
         return "\n".join(lines)

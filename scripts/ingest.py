@@ -16,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kb import KBError, KnowledgeBase, Settings
+from kb.config import BACKENDS
 from kb.errors import ConfigError
 from kb.fetch import Fetcher
 from kb.knowledge_base import parse_feeds_list
@@ -42,6 +43,22 @@ def build_parser() -> argparse.ArgumentParser:
         type=Path,
         default=None,
         help="index directory (default: $KB_INDEX_DIR, else ./index_store)",
+    )
+    parser.add_argument(
+        "--chroma-url",
+        default=None,
+        metavar="URL",
+        help="use a Chroma server, e.g. http://127.0.0.1:8000 (default: $KB_CHROMA_URL, else "
+        "the embedded store in the index directory)",
+    )
+    parser.add_argument(
+        "--model", default=None, help="embedding model (default: $KB_MODEL, else all-MiniLM-L6-v2)"
+    )
+    parser.add_argument(
+        "--backend",
+        default=None,
+        choices=BACKENDS,
+        help="how the model runs (default: $KB_BACKEND, else onnx-int8)",
     )
     parser.add_argument(
         "--allow-private-hosts",
@@ -73,7 +90,12 @@ def main(argv: list[str] | None = None) -> int:
         stream=sys.stderr,
     )
     try:
-        settings = Settings.from_env(index_dir=args.index_dir)
+        settings = Settings.from_env(
+            index_dir=args.index_dir,
+            chroma_url=args.chroma_url,
+            model=args.model,
+            backend=args.backend,
+        )
         if args.allow_private_hosts:
             settings = replace(settings, allow_private_hosts=True)
         sources = _sources(args, settings)

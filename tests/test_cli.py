@@ -35,11 +35,11 @@ def fake_model(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The CLI's knowledge base loads the fake embedder under the configured model's name."""
     loaded: list[str] = []
 
-    def load(model: str) -> FakeEmbedder:
+    def load(model: str, backend: str) -> FakeEmbedder:
         loaded.append(model)
         return FakeEmbedder(name=model)
 
-    monkeypatch.setattr(kb.knowledge_base, "SentenceTransformerEmbedder", load)
+    monkeypatch.setattr(kb.knowledge_base, "load_embedder", load)
     return loaded
 
 
@@ -247,3 +247,51 @@ def test_the_script_runs_as_a_command(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("error: KB_ALLOW_PRIVATE_HOSTS must be")
     assert result.stdout == ""
+
+
+def test_model_and_backend_options_reach_the_model_loader(
+    cli: ModuleType,
+    capsys: pytest.CaptureFixture[str],
+    server: FixtureServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[tuple[str, str]] = []
+
+    def load(model: str, backend: str) -> FakeEmbedder:
+        asked.append((model, backend))
+        return FakeEmbedder(name=model)
+
+    monkeypatch.setattr(kb.knowledge_base, "load_embedder", load)
+    code, _, err = run(
+        cli,
+        capsys,
+        server.url("/feeds/t21.xml"),
+        "--allow-private-hosts",
+        "--index-dir",
+        str(tmp_path / "index"),
+        "--model",
+        "my-model",
+        "--backend",
+        "torch",
+    )
+    assert code == 0, err
+    assert asked == [("my-model", "torch")]
+
+
+def test_a_chroma_url_that_does_not_answer_is_a_clear_error(
+    cli: ModuleType, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = run(
+        cli,
+        capsys,
+        "feed.xml",
+        "--index-dir",
+        str(tmp_path / "index"),
+        "--chroma-url",
+        "http://127.0.0.1:9",
+    )
+    assert code == 2
+    assert err.startswith("error: ")
+    assert "127.0.0.1:9" in err
+    assert out == ""

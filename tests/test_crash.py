@@ -35,8 +35,9 @@ RUNNER = TESTS / "crash_runner.py"
 SCRIPT = TESTS.parent / "scripts" / "ingest.py"
 MODEL = Settings().model
 
-#: Crash points of a first ingest of the three fixture feeds (7 articles, 37 passages, each
-#: written as mark_pending, delete_article, upsert in batches of two, complete_article).
+#: Crash points of a first ingest of the three fixture feeds (7 articles, 37 passages, written
+#: in embedding groups of 3, 1, 2 and 1 articles: each article of a group marked pending and its
+#: old passages deleted, the group's passages upserted in batches of two, each article completed).
 FRESH_POINTS = [
     "after:set_meta[model]:1",  # lock taken, nothing read yet
     "after:record_feed:1",  # one feed recorded, no article yet
@@ -44,15 +45,17 @@ FRESH_POINTS = [
     "before:mark_pending:1",
     "after:mark_pending:1",  # a pending row, no passages
     "after:delete_article:1",  # between delete and upsert
-    "after:batch:1",  # mid-upsert: two passages of an article in the store
-    "after:upsert:1",  # passages stored, catalog row still pending
-    "after:complete_article:1",  # one article done
+    "after:mark_pending:3",  # a whole group pending, nothing stored
+    "after:batch:1",  # mid-upsert: two passages of the group in the store
+    "after:upsert:1",  # the group's passages stored, its catalog rows still pending
+    "after:complete_article:1",  # one article of the group done, two still pending
+    "after:complete_article:3",  # the first group done
     "after:mark_pending:4",
     "after:batch:5",  # mid-upsert, several batches in
-    "after:upsert:4",
+    "after:upsert:2",
     "after:complete_article:4",
     "after:delete_article:7",
-    "after:upsert:7",
+    "after:upsert:4",
     "after:complete_article:7",  # after the last article, before last_refresh
     "after:set_meta[last_refresh]:1",  # everything written, process not yet closed
 ]
@@ -121,7 +124,9 @@ def cli() -> Iterator[ModuleType]:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(kb.knowledge_base, "SentenceTransformerEmbedder", FakeEmbedder)
+        mp.setattr(
+            kb.knowledge_base, "load_embedder", lambda model, backend: FakeEmbedder(name=model)
+        )
         yield module
 
 

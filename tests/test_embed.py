@@ -1,13 +1,24 @@
 """The embedder protocol, model path resolution and the real all-MiniLM-L6-v2 (offline)."""
 
+import shutil
 from pathlib import Path
+from shutil import ignore_patterns as ignore
 
 import numpy as np
 import pytest
 from conftest import FakeEmbedder
 
-from kb import EmbedderError
-from kb.embed import Embedder, SentenceTransformerEmbedder, resolve_model_path
+import kb.embed
+from kb import EmbedderError, Settings
+from kb.embed import (
+    Embedder,
+    OnnxEmbedder,
+    SentenceTransformerEmbedder,
+    load_embedder,
+    local_model_dir,
+    onnx_file,
+    resolve_model_path,
+)
 
 
 def test_the_fake_embedder_meets_the_protocol() -> None:
@@ -62,3 +73,84 @@ def test_real_token_count_has_no_special_tokens(real_embedder) -> None:  # type:
     assert real_embedder.count_tokens("Maquiladora") > 1
     long = "word " * 600
     assert real_embedder.count_tokens(long) == 600  # no truncation when counting
+
+
+def test_an_unknown_backend_is_a_clear_error() -> None:
+    with pytest.raises(EmbedderError, match="unknown embedding backend 'gpu'"):
+        load_embedder("all-MiniLM-L6-v2", "gpu")
+
+
+def test_a_model_that_is_nowhere_local_says_how_to_get_it(tmp_path: Path) -> None:
+    with pytest.raises(EmbedderError, match="neither a local folder nor in the Hugging Face"):
+        load_embedder("no-such-org/no-such-model", "onnx-int8")
+
+
+@pytest.mark.real_model
+def test_onnx_int8_is_the_default_and_stays_close_to_torch_fp32(real_embedder) -> None:  # type: ignore[no-untyped-def]
+    """The default backend against the sentence-transformers reference, on real news text."""
+    assert isinstance(real_embedder, OnnxEmbedder)
+    assert real_embedder.backend == "onnx-int8"
+    reference = SentenceTransformerEmbedder()
+    texts = [
+        "Mexico's IMMEX program lets export manufacturers import inputs duty-free.",
+        "El puerto de Manzanillo movió más contenedores que nunca en octubre.",
+        "The 2022 World Cup final was played at Lusail Stadium in Qatar. " * 12,
+        "hi",
+    ]
+    fast, slow = real_embedder.embed(texts), reference.embed(texts)
+    cosines = (fast * slow).sum(axis=1)
+    assert cosines.min() > 0.97, cosines
+    assert cosines.mean() > 0.985, cosines
+    for text in texts:
+        assert real_embedder.count_tokens(text) == reference.count_tokens(text)
+    assert real_embedder.max_tokens == reference.max_tokens == 256
+
+
+@pytest.mark.real_model
+def test_onnx_fp32_matches_torch(tmp_path: Path) -> None:
+    texts = ["Nearshoring drives demand for industrial parks in Nuevo León.", "short"]
+    onnx = load_embedder("all-MiniLM-L6-v2", "onnx").embed(texts)
+    torch = SentenceTransformerEmbedder().embed(texts)
+    assert np.allclose(onnx, torch, atol=1e-4)
+
+
+@pytest.mark.real_model
+def test_the_export_is_cached_outside_a_read_only_model_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the model's folder cannot take the ONNX file, it goes to ~/.cache/kb/onnx, once."""
+    directory = tmp_path / "model"
+    shutil.copytree(local_model_dir("all-MiniLM-L6-v2"), directory, ignore=ignore("onnx"))
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    monkeypatch.setattr(kb.embed, "_writable", lambda directory: False)
+    first = onnx_file(directory, quantized=True)
+    assert first.is_relative_to(tmp_path / "cache" / "kb" / "onnx")
+    assert not (directory / "onnx").exists()
+    assert first.stat().st_size > 1_000_000
+    stamp = first.stat().st_mtime_ns
+    assert onnx_file(directory, quantized=True) == first
+    assert first.stat().st_mtime_ns == stamp  # found, not exported again
+    assert not list(first.parent.glob("*.tmp*"))
+
+
+@pytest.mark.real_model
+def test_another_model_is_one_setting_when_it_is_in_the_local_hub_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """KB_MODEL=paraphrase-multilingual-MiniLM-L12-v2 finds a model a user downloaded once
+    (`hf download ...`) in the Hugging Face cache, offline. The MiniLM files stand in for it
+    here: no multilingual weights can be fetched on this machine."""
+    import huggingface_hub.constants
+
+    repo = tmp_path / "hub" / "models--sentence-transformers--paraphrase-multilingual-MiniLM-L12-v2"
+    snapshot = repo / "snapshots" / "0123abcd"
+    shutil.copytree(local_model_dir("all-MiniLM-L6-v2"), snapshot, ignore=ignore("onnx"))
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abcd")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
+    settings = Settings.from_env({"KB_MODEL": "paraphrase-multilingual-MiniLM-L12-v2"})
+    assert local_model_dir(settings.model) == snapshot
+    embedder = load_embedder(settings.model, settings.backend)
+    assert embedder.name == "paraphrase-multilingual-MiniLM-L12-v2"
+    assert embedder.embed(["Aranceles a las importaciones de acero"]).shape == (1, 384)
+    assert (snapshot / "onnx").is_dir()  # exported next to the cached model

@@ -11,6 +11,7 @@ import pytest
 from conftest import FakeEmbedder, fixture_feeds
 from server import FIXTURES, T21_URL, FixtureServer, simple_rss
 
+import kb.ingest
 from kb import ConfigError, FeedError, KnowledgeBase, Settings, StoreError
 from kb.article import feed_text
 from kb.extract import extract_page
@@ -210,6 +211,7 @@ def test_a_crash_mid_write_is_repaired_by_the_next_ingest(
         real_upsert(*args, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(fake_kb.store, "upsert", failing_upsert)
+    monkeypatch.setattr(kb.ingest, "EMBED_GROUP", 8)  # several groups, so several upserts
     with pytest.raises(StoreError, match="disk full"):
         fake_kb.ingest(fixture_feeds(server))
     monkeypatch.setattr(fake_kb.store, "upsert", real_upsert)
