@@ -1,14 +1,19 @@
 """Shared fixtures: isolated KB_* env and index dir, a deterministic fake embedder, the local
-fixture server, and (session-scoped) the real all-MiniLM-L6-v2 model."""
+fixture server, and (session-scoped) the real all-MiniLM-L6-v2 model, indexes built with it,
+and a real Chroma server on loopback."""
 
 from __future__ import annotations
 
 import hashlib
 import re
+import socket
+import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 import pytest
 
@@ -17,6 +22,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from server import FixtureServer
 
 from kb import KnowledgeBase, Settings
+
+CHROMA = Path(sys.executable).parent / "chroma"
 
 
 class FakeEmbedder:
@@ -107,6 +114,55 @@ def real_index(
     kb.close()
     assert report.feeds_failed == 0, report.summary()
     return index
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Chroma server (`chroma run`, shipped with chromadb) on loopback for the session."""
+    if not CHROMA.exists():
+        pytest.skip(f"no chroma command beside {sys.executable}")
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    data = tmp_path_factory.mktemp("chroma-server")
+    process = subprocess.Popen(
+        [str(CHROMA), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        else:
+            pytest.fail("the Chroma server did not start within 60 s")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def real_server_index(
+    tmp_path_factory: pytest.TempPathFactory, server: FixtureServer, real_embedder, chroma_server
+) -> Settings:  # type: ignore[no-untyped-def]
+    """real_index's twin with its vectors on the Chroma server (the catalog in its index dir)."""
+    settings = Settings(
+        index_dir=tmp_path_factory.mktemp("real-server-index"),
+        chroma_url=chroma_server,
+        collection="real_end_to_end",
+        allow_private_hosts=True,
+    )
+    kb = KnowledgeBase.open(settings=settings, embedder=real_embedder)
+    report = kb.ingest(fixture_feeds(server))
+    kb.close()
+    assert report.feeds_failed == 0, report.summary()
+    return settings
 
 
 def fixture_feeds(server: FixtureServer) -> list[str]:

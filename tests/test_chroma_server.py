@@ -1,56 +1,19 @@
-"""The same code on a Chroma server: a real `chroma run` on loopback, started by this module."""
+"""The same code on a Chroma server: a real `chroma run` on loopback (conftest.chroma_server)."""
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 from conftest import FakeEmbedder, fixture_feeds
 from server import FixtureServer
 
 from kb import KnowledgeBase, ModelMismatchError, Settings
 
-CHROMA = Path(sys.executable).parent / "chroma"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 @pytest.fixture(scope="module")
-def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    if not CHROMA.exists():
-        pytest.skip(f"no chroma command beside {sys.executable}")
-    port = free_port()
-    data = tmp_path_factory.mktemp("chroma-server")
-    process = subprocess.Popen(
-        [str(CHROMA), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        else:
-            pytest.fail("the Chroma server did not start within 60 s")
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+def chroma_url(chroma_server: str) -> str:
+    return chroma_server
 
 
 def open_kb(index: Path, url: str, embedder: FakeEmbedder, collection: str) -> KnowledgeBase:

@@ -1,5 +1,6 @@
 """The whole path with the real all-MiniLM-L6-v2: fixture feeds -> index -> search and cited
-answers. The index is built once per session (conftest.real_index)."""
+answers. The index is built once per session (conftest.real_index), and every test that uses
+real_kb runs twice: on the embedded Chroma store and on a real Chroma server on loopback."""
 
 import re
 import sqlite3
@@ -17,9 +18,14 @@ T21_SLUG = "index-highlights-the-importance-of-the-immex-program"
 IMMEX_NAME = "Manufacturing, Maquiladora and Export Services Industry Program"
 
 
-@pytest.fixture
-def real_kb(real_index: Path, real_embedder) -> Iterator[KnowledgeBase]:  # type: ignore[no-untyped-def]
-    kb = KnowledgeBase.open(settings=Settings(index_dir=real_index), embedder=real_embedder)
+@pytest.fixture(params=["embedded", "chroma-server"])
+def real_kb(request: pytest.FixtureRequest, real_embedder) -> Iterator[KnowledgeBase]:  # type: ignore[no-untyped-def]
+    """The real index, once on the embedded store and once on a real Chroma server."""
+    if request.param == "embedded":
+        settings = Settings(index_dir=request.getfixturevalue("real_index"))
+    else:
+        settings = request.getfixturevalue("real_server_index")
+    kb = KnowledgeBase.open(settings=settings, embedder=real_embedder)
     yield kb
     kb.close()
 

@@ -4,7 +4,9 @@ per identity (URL variants, guid, rel=canonical). A small server of its own on 1
 from __future__ import annotations
 
 import threading
+import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -143,11 +145,18 @@ def site() -> Iterator[Site]:
     s.server.server_close()
 
 
-@pytest.fixture
-def kb(isolated_env: Path, fake_embedder: FakeEmbedder) -> Iterator[KnowledgeBase]:
+@pytest.fixture(params=["embedded", "chroma-server"])
+def kb(
+    request: pytest.FixtureRequest, isolated_env: Path, fake_embedder: FakeEmbedder
+) -> Iterator[KnowledgeBase]:
+    """A knowledge base on the embedded store, and (second run of each test) on a real Chroma
+    server, one fresh collection per test."""
     settings = Settings(
         index_dir=isolated_env, allow_private_hosts=True, host_delay=0.0, retry_backoff=0.01
     )
+    if request.param == "chroma-server":
+        url = request.getfixturevalue("chroma_server")
+        settings = replace(settings, chroma_url=url, collection=f"t{uuid.uuid4().hex}")
     base = KnowledgeBase.open(settings=settings, embedder=fake_embedder)
     yield base
     base.close()
