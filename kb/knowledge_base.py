@@ -198,11 +198,13 @@ class KnowledgeBase:
         if not query or k <= 0:
             return []
         vector = self.embedder.embed([query])[0]
-        return self._search(query, vector, k, filters)
+        return self._search(query, vector, k, filters)[0]
 
     def _search(
         self, query: str, vector: np.ndarray, k: int, filters: Filters | None = None
-    ) -> list[Hit]:
+    ) -> tuple[list[Hit], bool]:
+        """The k best hits, and whether the dense and the BM25 ranking independently put the
+        same article first (strong evidence that it is the one asked about)."""
         pool = max(CANDIDATES, 4 * k) * (4 if filters and filters.categories else 1)
         dense = [
             p
@@ -223,7 +225,9 @@ class KnowledgeBase:
         )
         article_of = {cid: str(passages[cid][1].get("article_id", cid)) for cid in passages}
         ranked = diversify([cid for cid, _ in fused], article_of)
-        return [hit_from(cid, *passages[cid]) for cid in ranked[:k]]
+        found = [cid for cid, _ in lexical if cid in passages]
+        agree = bool(dense and found and article_of[dense[0].chunk_id] == article_of[found[0]])
+        return [hit_from(cid, *passages[cid]) for cid in ranked[:k]], agree
 
     def ask(self, question: str, k: int = 5, *, filters: Filters | None = None) -> Answer:
         """An extractive answer from the top k passages (within filters), with [n] citations."""
@@ -231,7 +235,7 @@ class KnowledgeBase:
         if not question:
             return Answer(question="", text="", citations=[], confident=False)
         vector = self.embedder.embed([question])[0]
-        hits = self._search(question, vector, k, filters)
+        hits, agree = self._search(question, vector, k, filters)
         sentences = shortlist(question, hits, candidate_sentences(hits))
         scored: list[Sentence] = []
         if sentences:
@@ -246,7 +250,7 @@ class KnowledgeBase:
                 )
                 for s, v in zip(sentences, vectors, strict=True)
             ]
-        confident = is_confident(question, hits)
+        confident = is_confident(question, hits, rankings_agree=agree)
         return compose_answer(question, hits, scored, confident=confident)
 
     def latest(self, limit: int = 20, *, filters: Filters | None = None) -> list[ArticleSummary]:

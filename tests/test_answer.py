@@ -145,3 +145,12 @@ def test_shortlist_keeps_the_sentence_sharing_most_question_words() -> None:
     hits = [hit(IMMEX, 1)]
     [best] = shortlist("What does IMMEX stand for?", hits, candidate_sentences(hits))
     assert "(IMMEX)" in IMMEX[best.start : best.end]
+
+
+def test_confidence_when_dense_and_bm25_put_the_same_article_first() -> None:
+    """Two independent rankings agreeing on the top article is evidence on its own."""
+    question = "What does IMMEX stand for?"
+    weak = [hit(STEEL, 1, score=0.3)]
+    assert not is_confident(question, weak)
+    assert is_confident(question, weak, rankings_agree=True)
+    assert not is_confident(question, [], rankings_agree=True)
