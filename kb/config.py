@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from kb.errors import ConfigError
@@ -35,6 +35,7 @@ class Settings:
     backend: str = DEFAULT_BACKEND
     allow_private_hosts: bool = False
     chroma_url: str | None = None
+    chroma_token: str | None = field(default=None, repr=False)
     collection: str = "kb_passages"
     user_agent: str = USER_AGENT
     connect_timeout: float = 5.0
@@ -76,6 +77,8 @@ class Settings:
             values["collection"] = env["KB_COLLECTION"]
         if env.get("KB_CHROMA_URL"):
             values["chroma_url"] = env["KB_CHROMA_URL"]
+        if env.get("KB_CHROMA_TOKEN"):
+            values["chroma_token"] = env["KB_CHROMA_TOKEN"]
         for name, attr in (
             ("KB_CONNECT_TIMEOUT", "connect_timeout"),
             ("KB_READ_TIMEOUT", "read_timeout"),

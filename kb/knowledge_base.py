@@ -100,6 +100,7 @@ class KnowledgeBase:
             model=model,
             url=settings.chroma_url,
             collection=settings.collection,
+            token=settings.chroma_token,
         )
         self._fetcher = fetcher
         #: "fused" (default), or "dense"/"lexical" alone, for evaluation (scripts/evaluate.py).

@@ -47,9 +47,10 @@ class ChromaStore:
         url: str | None = None,
         client: Any = None,
         collection: str = COLLECTION,
+        token: str | None = None,
     ) -> None:
         self.model = model
-        self._client = client or _client(index_dir, url)
+        self._client = client or _client(index_dir, url, token)
         try:
             self._collection = self._client.get_or_create_collection(
                 collection,
@@ -175,7 +176,7 @@ class ChromaStore:
         return list(result["ids"])
 
 
-def _client(index_dir: Path | None, url: str | None) -> Any:
+def _client(index_dir: Path | None, url: str | None, token: str | None = None) -> Any:
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -189,6 +190,8 @@ def _client(index_dir: Path | None, url: str | None) -> Any:
                 host=parts.hostname,
                 port=parts.port or (443 if parts.scheme == "https" else 80),
                 ssl=parts.scheme == "https",
+                # For a reverse proxy (or Chroma's token settings) in front of the server.
+                headers={"Authorization": f"Bearer {token}"} if token else None,
                 settings=settings,
             )
         if index_dir is None:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from conftest import FakeEmbedder, fixture_feeds
 from server import FixtureServer
 
-from kb import KnowledgeBase, ModelMismatchError, Settings
+from kb import KnowledgeBase, ModelMismatchError, Settings, StoreError
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +50,39 @@ def test_another_model_on_the_same_server_collection_is_refused(
     other = FakeEmbedder(name="another-model")
     with pytest.raises(ModelMismatchError, match="fake-hashing-embedder"):
         open_kb(tmp_path / "b", chroma_url, other, "mismatch_test")
+
+
+def test_a_token_goes_to_the_server_and_a_refusal_is_a_clear_error(tmp_path: Path) -> None:
+    """KB_CHROMA_TOKEN is sent as a bearer token, for the reverse proxy (or Chroma's token
+    settings) that guards a shared server; a proxy that says 401 is a StoreError, not a hang."""
+    seen: list[str] = []
+
+    class Proxy(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("Authorization", ""))
+            self.send_response(401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        do_POST = do_GET  # noqa: N815 - the name http.server calls
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    proxy = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
+    threading.Thread(target=proxy.serve_forever, daemon=True).start()
+    try:
+        settings = Settings.from_env(
+            {
+                "KB_INDEX_DIR": str(tmp_path),
+                "KB_CHROMA_URL": f"http://127.0.0.1:{proxy.server_port}",
+                "KB_CHROMA_TOKEN": "s3cret",
+            }
+        )
+        assert "s3cret" not in repr(settings)
+        with pytest.raises(StoreError):
+            KnowledgeBase.open(settings=settings, embedder=FakeEmbedder())
+    finally:
+        proxy.shutdown()
+    assert seen
+    assert set(seen) == {"Bearer s3cret"}
