@@ -12,12 +12,17 @@ Abstention: how often ask() is confident on answerable questions (RealTimeQA, XQ
 declines unanswerable ones (XQuAD-en and XQuAD-es asked of the newsroom, which lacks them).
 Extraction: kb.extract.extract_page on the 181 scrapinghub pages (4-gram shingle P/R/F1, with
 trafilatura 2.0.0's published output for reference) and the 88 fundus pages (token F1).
+With --compare, the standard LangChain recipe (scripts/recipe.py: RSSFeedLoader + newspaper3k,
+RecursiveCharacterTextSplitter(1000, 200), all-MiniLM-L6-v2, Chroma similarity search; the
+optional extra `compare`) is built in the same run on the same newsroom feeds, and on the XQuAD
+paragraphs given as text (their links answer 404: through its loader it would lose them all),
+and scored with the same metrics, beside its ingest seconds and the feed items it lost.
 
 Data is read from ../shared at run time only. The newsroom puts 177 publishers on one loopback
 host, so the per-host politeness delay is 0 here (as in scripts/bench.py). The questions are
 embedded up front in one batch (through the Embedder seam), so query time goes to ranking.
 
-    python scripts/evaluate.py [--index-dir DIR] [--limit N] [--json]
+    python scripts/evaluate.py [--index-dir DIR] [--limit N] [--abstain N] [--compare] [--json]
 """
 
 from __future__ import annotations
@@ -52,11 +57,17 @@ from kb import KnowledgeBase, Settings  # noqa: E402
 from kb.embed import Embedder  # noqa: E402
 from kb.extract import extract_page  # noqa: E402
 
+sys.path.append(str(ROOT / "scripts"))  # when loaded as a module (tests/quality_support.py)
+import recipe  # noqa: E402  # imports LangChain only when a recipe is built
+
 RTQA = SHARED / "data" / "retrieval" / "realtimeqa" / "beir-gold"
 XQUAD = SHARED / "data" / "retrieval" / "xquad"
 SCRAPINGHUB = SHARED / "data" / "pages" / "scrapinghub-aeb"
 FUNDUS = SHARED / "data" / "pages" / "fundus"
 MODES = ("dense", "lexical", "fused")
+RECIPE = "recipe"
+#: A retriever as the scores see it: (question, k) -> the top k passages as (url, text).
+Search = Callable[[str, int], Sequence[tuple[str, str]]]
 PUB_DATE = "Mon, 01 Jan 2024 12:00:00 +0000"
 
 
@@ -298,23 +309,35 @@ def retrieval_mode(kb: KnowledgeBase, mode: str) -> Iterator[KnowledgeBase]:
         kb.retrieval = "fused"
 
 
-def score_retrieval(
-    kb: KnowledgeBase, cases: Sequence[Case], gold_of: Callable[[str], str | None]
+def kb_search(kb: KnowledgeBase) -> Search:
+    """kb.search in kb's current retrieval mode, as (url, text) passages."""
+    return lambda question, k: [(h.url, h.text) for h in kb.search(question, k=k)]
+
+
+def score_ranking(
+    search: Search, cases: Sequence[Case], gold_of: Callable[[str], str | None]
 ) -> dict[str, float]:
     """Ranking metrics of the gold article among the articles of the top 10 passages, and the
-    share of questions with an answer string in a top-5 passage, in kb's current mode."""
+    share of questions with an answer string in a top-5 passage; any retriever (kb, recipe)."""
     ranks: list[int | None] = []
     answered = 0
     for case in cases:
-        hits = kb.search(case.question, k=10)
-        articles = list(dict.fromkeys(gold_of(h.url) for h in hits))
+        hits = search(case.question, 10)
+        articles = list(dict.fromkeys(gold_of(url) for url, _ in hits))
         ranks.append(articles.index(case.gold) + 1 if case.gold in articles else None)
-        answered += answer_in((h.text for h in hits[:5]), case.answers)
+        answered += answer_in((text for _, text in hits[:5]), case.answers)
     return {
         "questions": len(cases),
         **ranking_metrics(ranks),
         "answer_in_top5": answered / max(len(cases), 1),
     }
+
+
+def score_retrieval(
+    kb: KnowledgeBase, cases: Sequence[Case], gold_of: Callable[[str], str | None]
+) -> dict[str, float]:
+    """score_ranking of kb in its current retrieval mode."""
+    return score_ranking(kb_search(kb), cases, gold_of)
 
 
 def compare_modes(
@@ -419,9 +442,13 @@ def evaluate_extraction() -> dict[str, dict[str, float]]:
 
 # --- the runs ---------------------------------------------------------------------------------
 def evaluate_newsroom(
-    args: argparse.Namespace, embedder: CachedEmbedder, questions: dict[str, list[Case]]
+    args: argparse.Namespace,
+    embedder: CachedEmbedder,
+    questions: dict[str, list[Case]],
+    recipe_model: Any = None,
 ) -> dict[str, Any]:
-    """RealTimeQA retrieval and the newsroom's abstention numbers."""
+    """RealTimeQA retrieval and the newsroom's abstention numbers; with recipe_model (the
+    recipe's embeddings), the standard recipe's RealTimeQA retrieval on the same feeds too."""
     from newsroom import Newsroom
 
     docs = realtimeqa_docs()
@@ -452,13 +479,23 @@ def evaluate_newsroom(
             share, _ = confident_share(kb, [c.question for c in questions[f"abstain-{lang}"]])
             out[f"declined_xquad_{lang}"] = 1 - share
         kb.close()
+        if recipe_model is not None:
+            out["items"] = recipe.count_entries(room.feed_urls)
+            note("newsroom: the standard recipe's ingest (newspaper3k loads every item's page)")
+            built = recipe.build_recipe(
+                room.feed_urls, Path(tmp) / "recipe", embeddings=recipe_model
+            )
+            note("newsroom: the standard recipe's RealTimeQA retrieval")
+            out["realtimeqa"][RECIPE] = score_ranking(built.search, questions["rtqa"], gold_of)
+            out[RECIPE] = built.summary()
     return out
 
 
 def evaluate_xquad(
-    embedder: CachedEmbedder, questions: dict[str, list[Case]], tmp: Path
+    embedder: CachedEmbedder, questions: dict[str, list[Case]], tmp: Path, recipe_model: Any = None
 ) -> dict[str, Any]:
-    """XQuAD retrieval (en->en, es->es, es->en) and how often ask() answers it in English."""
+    """XQuAD retrieval (en->en, es->es, es->en) and how often ask() answers it in English; with
+    recipe_model, the standard recipe's retrieval on the same paragraphs too."""
     note("XQuAD: ingesting 2 x 240 paragraphs")
     started = time.monotonic()
     kb_en = ingest_docs(tmp / "xquad-en", {"xquad-en": xquad_docs("en")}, embedder)
@@ -473,7 +510,34 @@ def evaluate_xquad(
     out["answered_xquad_en"] = share
     kb_en.close()
     kb_es.close()
+    if recipe_model is not None:
+        out.update(recipe_xquad(questions, tmp, recipe_model))
     return out
+
+
+def recipe_xquad(
+    questions: dict[str, list[Case]], tmp: Path, recipe_model: Any
+) -> dict[str, dict[str, Any]]:
+    """The standard recipe on the XQuAD paragraphs (as text) and its retrieval scores, filed
+    beside kb's modes under each set."""
+    note("XQuAD: the standard recipe on 2 x 240 paragraphs, en->en, es->es, es->en")
+    built = {
+        lang: recipe.build_recipe_from_texts(
+            ((d.id, d.text, {"title": d.title}) for d in xquad_docs(lang)),
+            tmp / f"recipe-{lang}",
+            embeddings=recipe_model,
+        )
+        for lang in ("en", "es")
+    }
+    scores = {
+        key: score_ranking(built[index].search, questions[cases], doc_id_of)
+        for key, index, cases in (
+            ("xquad_en_en", "en", "xquad-en"),
+            ("xquad_es_es", "es", "xquad-es"),
+            ("xquad_es_en", "en", "xquad-es-en"),
+        )
+    }
+    return {"recipe_scores": scores, **{f"recipe_{k}": r.summary() for k, r in built.items()}}
 
 
 def load_questions(limit: int, abstain: int) -> dict[str, list[Case]]:
@@ -507,13 +571,22 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     questions = load_questions(args.limit, args.abstain)
     embedder.warm(c.question for cases in questions.values() for c in cases)
     result: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M"), "model": embedder.name}
-    news = evaluate_newsroom(args, embedder, questions)
+    recipe_model = recipe.load_embeddings() if args.compare else None
+    news = evaluate_newsroom(args, embedder, questions, recipe_model)
     with tempfile.TemporaryDirectory(prefix="kb-eval-xquad-") as tmp:
-        xquad = evaluate_xquad(embedder, questions, Path(tmp))
+        xquad = evaluate_xquad(embedder, questions, Path(tmp), recipe_model)
     result["retrieval"] = {
         "realtimeqa_newsroom": news.pop("realtimeqa"),
         **{key: xquad.pop(key) for key in ("xquad_en_en", "xquad_es_es", "xquad_es_en")},
     }
+    if args.compare:
+        for key, scores in xquad.pop("recipe_scores").items():
+            result["retrieval"][key][RECIPE] = scores
+        result[RECIPE] = {
+            "newsroom": news.pop(RECIPE),
+            "xquad_en": xquad.pop("recipe_en"),
+            "xquad_es": xquad.pop("recipe_es"),
+        }
     result["abstention"] = {
         "answered_realtimeqa_on_newsroom": news.pop("answered_realtimeqa"),
         "answered_xquad_en_on_xquad_en": xquad.pop("answered_xquad_en"),
@@ -545,20 +618,51 @@ SET_NAMES = {
 METRICS = ("recall@1", "recall@5", "recall@10", "mrr@10", "answer_in_top5")
 
 
+def retrieval_lines(result: dict[str, Any]) -> list[str]:
+    """One row per set and metric, one column per kb mode (and the recipe's, with --compare)."""
+    columns = (*MODES, RECIPE) if RECIPE in result else MODES
+    lines = [
+        f"{'retrieval (gold article)':26s} {'n':>5s}  {'metric':15s}"
+        + "".join(f"{m:>8s}" for m in columns)
+    ]
+    for key, modes in result["retrieval"].items():
+        for row, metric in enumerate(METRICS):
+            head = f"{SET_NAMES[key]:26s} {modes['fused']['questions']:5d}" if row == 0 else ""
+            values = "".join(f"{modes[m][metric]:8.3f}" for m in columns)
+            lines.append(f"{head:32s}  {metric:15s}{values}")
+    return lines
+
+
+def recipe_lines(result: dict[str, Any]) -> list[str]:
+    """kb's ingest beside the standard recipe's: seconds, articles indexed, items lost."""
+    news, built, sec = result["newsroom"], result[RECIPE], result["seconds"]
+    xquad_s = built["xquad_en"]["ingest_s"] + built["xquad_es"]["ingest_s"]
+    recipe_news = built["newsroom"]
+    return [
+        f"{'ingest, kb vs the standard recipe':44s} {'seconds':>8s} {'items':>6s} "
+        f"{'articles':>8s} {'lost':>6s} {'empty':>6s} {'passages':>8s}",
+        f"{'newsroom, kb (feed text when a page fails)':44s} {sec['newsroom_ingest']:8.0f} "
+        f"{news['items']:6d} {news['articles']:8d} {news['items'] - news['articles']:6d} "
+        f"{'':>6s} {news['passages']:8d}",
+        f"{'newsroom, recipe (RSSFeedLoader + newspaper3k)':44s} {recipe_news['ingest_s']:8.0f} "
+        f"{recipe_news['items']:6d} {recipe_news['articles']:8d} {recipe_news['lost']:6d} "
+        f"{recipe_news['empty']:6d} {recipe_news['chunks']:8d}",
+        f"XQuAD 2 x 240 paragraphs: kb {sec['xquad_ingest']:.0f} s (served as feeds), recipe "
+        f"{xquad_s:.0f} s (given as text, {built['xquad_en']['chunks']} + "
+        f"{built['xquad_es']['chunks']} chunks)",
+    ]
+
+
 def table(result: dict[str, Any]) -> str:
     news = result["newsroom"]
     lines = [
         f"kb quality, {result['date']}, model {result['model']}; newsroom: {news['feeds']} "
         f"feeds, {news['articles']} articles, {news['passages']} passages",
         "",
-        f"{'retrieval (gold article)':26s} {'n':>5s}  {'metric':15s}"
-        + "".join(f"{m:>8s}" for m in MODES),
+        *retrieval_lines(result),
     ]
-    for key, modes in result["retrieval"].items():
-        for row, metric in enumerate(METRICS):
-            head = f"{SET_NAMES[key]:26s} {modes['fused']['questions']:5d}" if row == 0 else ""
-            values = "".join(f"{modes[m][metric]:8.3f}" for m in MODES)
-            lines.append(f"{head:32s}  {metric:15s}{values}")
+    if RECIPE in result:
+        lines += ["", *recipe_lines(result)]
     abstention = result["abstention"]
     counts = abstention["questions"]
     lines += ["", f"{'abstention (ask, fused)':52s} {'n':>5s}  {'share':>6s}"]
@@ -596,8 +700,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--abstain", type=int, default=300, help="questions per XQuAD ask() set (0: all)"
     )
+    parser.add_argument(
+        "--compare",
+        action="store_true",
+        help="also build and score the standard LangChain recipe (pip install -e .[compare])",
+    )
     parser.add_argument("--json", action="store_true", help="print every number as JSON")
     args = parser.parse_args(argv)
+    if args.compare and not recipe.available():
+        print(f"evaluate: {recipe.INSTALL_HINT}", file=sys.stderr)
+        return 2
     result = run(args)
     print(json.dumps(result, indent=2) if args.json else table(result))
     return 0
