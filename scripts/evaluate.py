@@ -22,7 +22,8 @@ Data is read from ../shared at run time only. The newsroom puts 177 publishers o
 host, so the per-host politeness delay is 0 here (as in scripts/bench.py). The questions are
 embedded up front in one batch (through the Embedder seam), so query time goes to ranking.
 
-    python scripts/evaluate.py [--index-dir DIR] [--limit N] [--abstain N] [--compare] [--json]
+    python scripts/evaluate.py [--index-dir DIR] [--limit N] [--abstain N] [--compare]
+                                [--backend onnx-int8|onnx|torch] [--json]
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(SHARED / "tools"))
 
 from kb import KnowledgeBase, Settings  # noqa: E402
+from kb.config import BACKENDS  # noqa: E402
 from kb.embed import Embedder  # noqa: E402
 from kb.extract import extract_page  # noqa: E402
 
@@ -564,13 +566,16 @@ def note(message: str) -> None:
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    from kb.embed import SentenceTransformerEmbedder
+    from kb.embed import load_embedder
 
     started = time.monotonic()
-    embedder = CachedEmbedder(SentenceTransformerEmbedder())
+    embedder = CachedEmbedder(load_embedder(Settings().model, args.backend))
     questions = load_questions(args.limit, args.abstain)
     embedder.warm(c.question for cases in questions.values() for c in cases)
-    result: dict[str, Any] = {"date": time.strftime("%Y-%m-%d %H:%M"), "model": embedder.name}
+    result: dict[str, Any] = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "model": f"{embedder.name} ({args.backend})",
+    }
     recipe_model = recipe.load_embeddings() if args.compare else None
     news = evaluate_newsroom(args, embedder, questions, recipe_model)
     with tempfile.TemporaryDirectory(prefix="kb-eval-xquad-") as tmp:
@@ -704,6 +709,12 @@ def main(argv: list[str] | None = None) -> int:
         "--compare",
         action="store_true",
         help="also build and score the standard LangChain recipe (pip install -e .[compare])",
+    )
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=Settings().backend,
+        help="how the model runs (default: onnx-int8; torch is the fp32 reference)",
     )
     parser.add_argument("--json", action="store_true", help="print every number as JSON")
     args = parser.parse_args(argv)
