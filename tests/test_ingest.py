@@ -59,6 +59,13 @@ def test_fixture_feeds_report(fake_kb: KnowledgeBase, server: FixtureServer) -> 
         "Fixture News",
         "Fixture Paywall",
     ]
+    stages = report.timings
+    assert set(stages) == {"feeds", "fetch", "extract", "chunk", "embed", "store"}, stages
+    assert all(seconds >= 0 for seconds in stages.values())
+    assert stages["embed"] <= report.elapsed  # main-thread stages fit in the wall time
+    assert stages["embed"] + stages["store"] + stages["chunk"] <= report.elapsed
+    assert "seconds by stage: chunk" in report.summary()
+    assert report.to_dict()["timings"] == stages
 
 
 def test_t21_text_comes_from_the_feed_when_its_page_is_missing(
