@@ -77,7 +77,7 @@ def resolve_model_path(model: str) -> str:
 def english_only(model: str) -> bool:
     """Whether a model was trained on English only (its vectors for other languages are weak);
     the packaged default is. Other models are assumed to read the question's language."""
-    return model.lower() in _PACKAGED or model.lower().rstrip("/").endswith("all-minilm-l6-v2")
+    return model.lower().rstrip("/").endswith("all-minilm-l6-v2")  # the _PACKAGED names too
 
 
 def load_embedder(model: str, backend: str = "onnx-int8") -> Embedder:

@@ -353,9 +353,9 @@ class Ingestor:
             vectors = self.embedder.embed(texts) if texts else None
         with self._timed("store"):
             ids, passages, metadatas = [], [], []
-            for ready in group:
+            chunk_ids = [[chunk_id(r.unit.article_id, p.index) for p in r.passages] for r in group]
+            for ready, article_ids in zip(group, chunk_ids, strict=True):
                 self.catalog.mark_pending(ready.unit.article_id, ready.article.url)
-                article_ids = [chunk_id(ready.unit.article_id, p.index) for p in ready.passages]
                 article_metas = [
                     passage_metadata(ready.unit.article_id, ready.article, p, ready.content_hash)
                     for p in ready.passages
@@ -369,8 +369,7 @@ class Ingestor:
                     self.store.update_metadata(article_ids, article_metas)
             if vectors is not None:
                 self.store.upsert(ids, vectors, passages, metadatas)
-            for ready in group:
-                article_ids = [chunk_id(ready.unit.article_id, p.index) for p in ready.passages]
+            for ready, article_ids in zip(group, chunk_ids, strict=True):
                 self.catalog.complete_article(
                     _row(
                         ready.unit,

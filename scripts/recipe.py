@@ -177,18 +177,7 @@ def build_recipe(feed_urls: Sequence[str], persist_dir: Path, *, embeddings: Any
     items = count_entries(feed_urls)
     started = time.perf_counter()
     docs = load_feeds(feed_urls)
-    loaded = time.perf_counter()
-    chunks = split(docs)
-    store = index(chunks, embeddings, fresh_dir(persist_dir))
-    return Recipe(
-        store=store,
-        ingest_seconds=time.perf_counter() - started,
-        load_seconds=loaded - started,
-        items=items,
-        articles=len(docs),
-        empty=sum(not doc.page_content.strip() for doc in docs),
-        chunks=len(chunks),
-    )
+    return _indexed(docs, embeddings, persist_dir, items=items, started=started)
 
 
 def build_recipe_from_texts(
@@ -205,15 +194,24 @@ def build_recipe_from_texts(
         Document(page_content=text, metadata={"link": doc_id, **metadata})
         for doc_id, text, metadata in docs
     ]
-    started = time.perf_counter()
-    chunks = split(documents)
+    return _indexed(
+        documents, embeddings, persist_dir, items=len(documents), started=time.perf_counter()
+    )
+
+
+def _indexed(
+    docs: list[Any], embeddings: Any, persist_dir: Path, *, items: int, started: float
+) -> Recipe:
+    """Split and index loaded documents; the time since `started` before now was loading."""
+    loaded = time.perf_counter()
+    chunks = split(docs)
     store = index(chunks, embeddings, fresh_dir(persist_dir))
     return Recipe(
         store=store,
         ingest_seconds=time.perf_counter() - started,
-        load_seconds=0.0,
-        items=len(documents),
-        articles=len(documents),
-        empty=sum(not doc.page_content.strip() for doc in documents),
+        load_seconds=loaded - started,
+        items=items,
+        articles=len(docs),
+        empty=sum(not doc.page_content.strip() for doc in docs),
         chunks=len(chunks),
     )
