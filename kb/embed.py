@@ -40,7 +40,7 @@ _PACKAGED = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 #: Embedding backends: ONNX Runtime with int8 weights (default), ONNX fp32, torch fp32.
 BACKENDS = ("onnx-int8", "onnx", "torch")
 #: Bumped when the export recipe changes, so stale cached files are not reused.
-_EXPORT_VERSION = "1"
+_EXPORT_VERSION = "2"  # 2: eager attention (no SDPA mask ops; 1.4x faster)
 
 
 @runtime_checkable
@@ -330,12 +330,20 @@ def _file_lock(path: Path) -> Iterator[None]:
 def _export(directory: Path, target: Path, *, quantized: bool) -> None:
     """torch.onnx export of the transformer (inputs input_ids + attention_mask, output the last
     hidden state), then dynamic int8 weights per channel on the MatMuls (the embedding table and
-    LayerNorms stay fp32: quantizing those cost ~0.05 cosine, these cost ~0.006)."""
+    LayerNorms stay fp32: quantizing those cost ~0.05 cosine, these cost ~0.006).
+
+    The model is exported with eager attention: the SDPA path traces its padding mask into
+    Where/IsNaN ops over every attention score, which took a quarter of the run time here."""
     _offline()
     import torch
     from transformers import AutoModel
 
-    base = AutoModel.from_pretrained(str(directory), local_files_only=True).eval()
+    try:
+        base = AutoModel.from_pretrained(
+            str(directory), local_files_only=True, attn_implementation="eager"
+        ).eval()
+    except (ValueError, TypeError):  # an architecture without an eager attention path
+        base = AutoModel.from_pretrained(str(directory), local_files_only=True).eval()
 
     class Encoder(torch.nn.Module):
         def __init__(self) -> None:
