@@ -261,7 +261,7 @@ def ingest_docs(index: Path, feeds: dict[str, list[Doc]], embedder: Embedder) ->
 
 # --- the embedder seam ------------------------------------------------------------------------
 class CachedEmbedder:
-    """A model whose vectors for known texts (the questions) are computed up front in batches;
+    """A model whose vectors for known texts (the questions) are computed up front, one by one;
     any other text goes to the model as usual."""
 
     def __init__(self, model: Embedder) -> None:
@@ -270,9 +270,12 @@ class CachedEmbedder:
         self._cache: dict[str, np.ndarray] = {}
 
     def warm(self, texts: Iterable[str]) -> None:
-        new = [t for t in dict.fromkeys(texts) if t not in self._cache]
-        for text, vector in zip(new, self.model.embed(new), strict=True):
-            self._cache[text] = vector
+        # One at a time, as ask() embeds a question: with int8 the scale of a text's
+        # activations is set per batch, so a vector computed in a batch differs slightly from
+        # the one a user's question gets (enough to move one RealTimeQA question in 206).
+        for text in dict.fromkeys(texts):
+            if text not in self._cache:
+                self._cache[text] = self.model.embed([text])[0]
 
     def embed(self, texts: list[str]) -> np.ndarray:
         if texts and all(t in self._cache for t in texts):
