@@ -11,7 +11,8 @@ import logging
 import re
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -43,6 +44,9 @@ CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
 _TERM = re.compile(r"\w+", re.UNICODE)
 #: How many of the best BM25 rows are read per wanted row (room for unstored articles).
 LEXICAL_POOL = 4
+#: A catalog with more passages than SPLIT_ROWS is scored in LEXICAL_PARTS rowid ranges at once.
+LEXICAL_PARTS = 2
+SPLIT_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,8 @@ class FeedRecord:
 
 
 class Catalog:
-    """SQLite catalog; safe to share between threads (one connection behind a lock)."""
+    """SQLite catalog; safe to share between threads (one connection behind a lock for
+    everything but lexical search, which reads on a connection per thread)."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -109,9 +114,19 @@ class Catalog:
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the catalog {path}: {exc}") from exc
         self._lock = threading.RLock()
+        self._path = path
+        self._readers = threading.local()  # per-thread read connections for lexical search
+        self._reader_list: list[sqlite3.Connection] = []
+        self._pool: ThreadPoolExecutor | None = None
 
     def close(self) -> None:
-        """Close the connection."""
+        """Close the connections."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        for reader in self._reader_list:
+            reader.close()
+        self._reader_list.clear()
         self._db.close()
 
     @contextmanager
@@ -290,42 +305,105 @@ class Catalog:
         feeds = self._query("SELECT COUNT(*) FROM feeds WHERE last_success IS NOT NULL")[0][0]
         return int(articles), int(passages), int(feeds)
 
+    def articles_matching(self, article_ids: Iterable[str], filters: Filters) -> set[str]:
+        """Those of the articles that pass the filters (categories included, which the vector
+        store cannot test)."""
+        wanted = list(dict.fromkeys(article_ids))
+        if not wanted:
+            return set()
+        condition, params = sql_where(filters)
+        rows = self._query(
+            f"SELECT a.article_id FROM articles AS a WHERE a.article_id IN "
+            f"({', '.join('?' * len(wanted))}) AND {condition}",
+            (*wanted, *params),
+        )
+        return {str(r[0]) for r in rows}
+
     # --- lexical search ---------------------------------------------------------------------
     def search_lexical(
         self, query: str, *, limit: int, filters: Filters | None = None
     ) -> list[tuple[str, float]]:
-        """(chunk_id, bm25 score, higher is better) of passages matching the query's terms."""
+        """(chunk_id, bm25 score, higher is better) of passages matching the query's terms.
+
+        BM25 scores every passage that holds a query word (~28k of 100k for a news question),
+        so a large catalog is scored in LEXICAL_PARTS rowid ranges at once, each on its own
+        read connection (SQLite releases the GIL). FTS5 takes its statistics from the whole
+        table whatever the range, so the merged ranking is the single query's."""
         match = fts_query(query)
         if not match:
             return []
         condition, params = sql_where(filters)
         try:
-            rows = []
-            if condition == "1":
-                # Rank on rowid and score alone, then read columns and join the best few: at
-                # 100k passages a question's words match ~28k rows, and reading article_id for
-                # each before sorting cost 3x (102 -> 32 ms, same results).
-                rows = self._query(
-                    "SELECT f.chunk_id, t.score FROM (SELECT rowid, "
-                    "-bm25(passages_fts, 0.0, 0.0, 0.6, 1.0) AS score FROM passages_fts "
-                    "WHERE passages_fts MATCH ? ORDER BY score DESC LIMIT ?) AS t "
-                    "JOIN passages_fts AS f ON f.rowid = t.rowid "
-                    "JOIN articles AS a ON a.article_id = f.article_id "
-                    "WHERE a.state = 'stored' ORDER BY t.score DESC LIMIT ?",
-                    (match, LEXICAL_POOL * limit, limit),
-                )
-            if len(rows) < limit:  # filters, or too few stored among the best: scan them all
-                rows = self._query(
-                    "SELECT f.chunk_id, -bm25(passages_fts, 0.0, 0.0, 0.6, 1.0) AS score "
-                    "FROM passages_fts AS f JOIN articles AS a ON a.article_id = f.article_id "
-                    f"WHERE passages_fts MATCH ? AND a.state = 'stored' AND {condition} "
-                    "ORDER BY score DESC LIMIT ?",
-                    (match, *params, limit),
-                )
+            top = int(self._query("SELECT COALESCE(MAX(rowid), 0) FROM passages_fts")[0][0])
+            parts = LEXICAL_PARTS if top > SPLIT_ROWS else 1
+            bounds = [(top * i // parts + (i > 0), top * (i + 1) // parts) for i in range(parts)]
+            jobs = [
+                self._lexical_pool().submit(self._lexical_part, match, condition, params, limit, b)
+                for b in bounds[1:]
+            ]
+            rows = self._lexical_part(match, condition, params, limit, bounds[0])
+            for job in jobs:
+                rows += job.result()
         except StoreError:
             logger.warning("lexical search failed for %r", query)
             return []
-        return [(str(r[0]), float(r[1])) for r in rows]
+        rows.sort(key=lambda r: -r[1])
+        return [(str(r[0]), float(r[1])) for r in rows[:limit]]
+
+    def _lexical_part(
+        self,
+        match: str,
+        condition: str,
+        params: Sequence[object],
+        limit: int,
+        bounds: tuple[int, int],
+    ) -> list[tuple[Any, ...]]:
+        rows: list[tuple[Any, ...]] = []
+        if condition == "1":
+            # Rank on rowid and score alone, then read columns and join the best few: at
+            # 100k passages reading article_id for each match before sorting cost 3x.
+            rows = self._read(
+                "SELECT f.chunk_id, t.score FROM (SELECT rowid, "
+                "-bm25(passages_fts, 0.0, 0.0, 0.6, 1.0) AS score FROM passages_fts "
+                "WHERE passages_fts MATCH ? AND rowid BETWEEN ? AND ? "
+                "ORDER BY score DESC LIMIT ?) AS t "
+                "JOIN passages_fts AS f ON f.rowid = t.rowid "
+                "JOIN articles AS a ON a.article_id = f.article_id "
+                "WHERE a.state = 'stored' ORDER BY t.score DESC LIMIT ?",
+                (match, *bounds, LEXICAL_POOL * limit, limit),
+            )
+        if len(rows) < limit:  # filters, or too few stored among the best: scan them all
+            rows = self._read(
+                "SELECT f.chunk_id, -bm25(passages_fts, 0.0, 0.0, 0.6, 1.0) AS score "
+                "FROM passages_fts AS f JOIN articles AS a ON a.article_id = f.article_id "
+                "WHERE passages_fts MATCH ? AND f.rowid BETWEEN ? AND ? "
+                f"AND a.state = 'stored' AND {condition} ORDER BY score DESC LIMIT ?",
+                (match, *bounds, *params, limit),
+            )
+        return rows
+
+    def _lexical_pool(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(LEXICAL_PARTS - 1, thread_name_prefix="kb-fts")
+            return self._pool
+
+    def _read(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+        """A read on this thread's own connection (WAL readers run in parallel with each
+        other and with the writer), which sees what other connections committed."""
+        reader = getattr(self._readers, "db", None)
+        try:
+            if reader is None:
+                reader = sqlite3.connect(  # used by one thread; closed by close()
+                    self._path, check_same_thread=False, timeout=30.0, isolation_level=None
+                )
+                reader.execute("PRAGMA query_only=1")
+                self._readers.db = reader
+                with self._lock:
+                    self._reader_list.append(reader)
+            return list(reader.execute(sql, params).fetchall())
+        except sqlite3.Error as exc:
+            raise StoreError(f"catalog query failed: {exc}") from exc
 
     def latest(self, *, limit: int, filters: Filters | None = None) -> list[ArticleSummary]:
         """The newest stored articles, newest first."""

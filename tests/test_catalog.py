@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+import kb.catalog as catalog_module
 from kb.catalog import Catalog, fts_query, utc_now
 
 
@@ -81,6 +82,23 @@ def test_completing_again_replaces_the_lexical_passages(catalog: Catalog) -> Non
     catalog.complete_article(row("a1", 1), [("a1-0000", "T", "maquiladora program")])
     assert catalog.search_lexical("steel", limit=5) == []
     assert [cid for cid, _ in catalog.search_lexical("maquiladora", limit=5)] == ["a1-0000"]
+
+
+def test_a_large_catalog_is_scored_in_parallel_ranges_with_the_same_ranking(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    words = ["steel", "tariff", "border", "customs", "export", "maquiladora", "rail", "port"]
+    for a in range(40):
+        text = " ".join(words[(a * j) % len(words)] for j in range(1, 2 + a % 7))
+        catalog.complete_article(row(f"a{a}", 1), [(f"a{a}-0000", f"T{a}", text)])
+    questions = ["steel tariff", "customs border rail", "maquiladora export port steel"]
+    whole = [catalog.search_lexical(q, limit=10) for q in questions]
+    monkeypatch.setattr(catalog_module, "SPLIT_ROWS", 5)
+    monkeypatch.setattr(catalog_module, "LEXICAL_PARTS", 3)
+    split = [catalog.search_lexical(q, limit=10) for q in questions]
+    assert catalog._pool is not None  # the ranges really ran on the worker threads
+    assert all(len(hits) == 10 for hits in whole)
+    assert split == whole
 
 
 def test_lexical_search_ranks_matches_and_folds_accents(catalog: Catalog) -> None:
