@@ -83,7 +83,7 @@ def shortlist(
     question: str, hits: Sequence[Hit], sentences: Sequence[Sentence], *, per_hit: int = 1
 ) -> list[Sentence]:
     """The per_hit sentences of each hit sharing most of the question's content words (word
-    stems), earlier first on ties: embedding only these keeps ask() fast."""
+    stems), earlier first on ties: the sentence each passage offers for the answer."""
     wanted = {_stem(t) for t in content_terms(question)}
     by_hit: dict[int, list[tuple[float, int, Sentence]]] = {}
     for order, sentence in enumerate(sentences):
@@ -136,7 +136,8 @@ def content_terms(text: str) -> set[str]:
 
 
 def score_sentence(question_terms: set[str], sentence: str, similarity: float) -> float:
-    """Semantic similarity plus a bonus for sharing the question's content words."""
+    """Semantic similarity (of the sentence's passage to the question) plus a bonus for
+    sharing the question's content words."""
     if not question_terms:
         return similarity
     shared = len(question_terms & content_terms(sentence)) / len(question_terms)
@@ -151,7 +152,8 @@ def compose_answer(
     confident: bool,
     max_sentences: int = 3,
 ) -> Answer:
-    """The answer text from the best sentence of up to max_sentences hits, and the citations."""
+    """The answer text from the best sentence of up to max_sentences of the first
+    max_sentences hits, and the citations (every hit's best sentence highlighted)."""
     best_in_hit: dict[int, Sentence] = {}
     for sentence in sorted(sentences, key=lambda s: -s.score):
         best_in_hit.setdefault(sentence.hit, sentence)
@@ -169,9 +171,11 @@ def compose_answer(
         )
         for i, h in enumerate(hits)
     ]
-    if not confident or not best_in_hit:
+    ranked = sorted(
+        (s for s in best_in_hit.values() if s.hit < max_sentences), key=lambda s: -s.score
+    )
+    if not confident or not ranked:
         return Answer(question=question, text=NO_ANSWER, citations=citations, confident=False)
-    ranked = sorted(best_in_hit.values(), key=lambda s: -s.score)
     chosen = [s for s in ranked[:max_sentences] if s.score >= ranked[0].score - SENTENCE_MARGIN]
     text = " ".join(f"{hits[s.hit].text[s.start : s.end]} [{s.hit + 1}]" for s in chosen)
     return Answer(question=question, text=text, citations=citations, confident=True)

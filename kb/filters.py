@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -61,25 +60,6 @@ def sql_where(filters: Filters | None, *, table: str = "a") -> tuple[str, list[o
         clauses.append("(" + " OR ".join(tests) + ")")
         params.extend(f"%|{c}|%" for c in filters.categories)
     return " AND ".join(clauses) or "1", params
-
-
-def matches(filters: Filters | None, metadata: Mapping[str, Any]) -> bool:
-    """Whether a passage's metadata passes every filter (categories included)."""
-    if not filters:
-        return True
-    stamp = int(metadata.get("published_ts") or 0)
-    if filters.since and stamp < _timestamp(filters.since):
-        return False
-    if filters.until and stamp > _timestamp(filters.until):
-        return False
-    if filters.feeds and metadata.get("feed") not in filters.feeds:
-        return False
-    if filters.languages and metadata.get("language") not in filters.languages:
-        return False
-    if filters.categories:
-        have = set(str(metadata.get("categories") or "").split("|"))
-        return bool(have & set(filters.categories))
-    return True
 
 
 def _utc(moment: datetime) -> datetime:

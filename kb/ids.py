@@ -48,3 +48,8 @@ def article_id(canonical: str) -> str:
 def chunk_id(article: str, index: int) -> str:
     """The id of the index-th passage of an article."""
     return f"{article}-{index:04d}"
+
+
+def article_of_chunk(chunk: str) -> str:
+    """The article id a chunk id was made from (chunk_id's inverse)."""
+    return chunk.rsplit("-", 1)[0]

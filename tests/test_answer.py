@@ -107,6 +107,17 @@ def test_at_most_one_sentence_per_hit_and_max_sentences() -> None:
     assert answer.text.count("[") == 1
 
 
+def test_hits_past_max_sentences_are_highlighted_but_not_quoted() -> None:
+    hits = [hit(STEEL, 1), hit(IMMEX, 2)]
+    washington = "Index met US counterparts in Washington."
+    answer = compose_answer(
+        "q", hits, scored(hits, {washington: 0.9, STEEL[:36]: 0.5}), confident=True, max_sentences=1
+    )
+    assert "[2]" not in answer.text
+    assert answer.text.endswith("[1]")
+    assert answer.citations[1].sentence == washington
+
+
 def test_not_confident_gives_no_answer_but_keeps_citations() -> None:
     hits = [hit(IMMEX, 1, score=0.1)]
     answer = compose_answer("q", hits, scored(hits, {}), confident=False)

@@ -33,19 +33,21 @@ def store(tmp_path: Path) -> Iterator[ChromaStore]:
 
 def test_query_returns_nearest_first_with_cosine_similarity(store: ChromaStore) -> None:
     found = store.query(unit(1, 0, 0), k=3)
-    assert [p.chunk_id for p in found] == ["a-0000", "a-0001", "b-0000"]
-    assert found[0].similarity == pytest.approx(1.0, abs=1e-4)
-    assert found[1].similarity == pytest.approx(float(unit(1, 1, 0)[0]), abs=1e-4)
-    assert found[2].similarity == pytest.approx(0.0, abs=1e-4)
-    assert found[0].text == "alpha"
-    assert found[0].metadata["url"] == "https://e/a"
+    assert [cid for cid, _ in found] == ["a-0000", "a-0001", "b-0000"]
+    similarities = [similarity for _, similarity in found]
+    assert similarities[0] == pytest.approx(1.0, abs=1e-4)
+    assert similarities[1] == pytest.approx(float(unit(1, 1, 0)[0]), abs=1e-4)
+    assert similarities[2] == pytest.approx(0.0, abs=1e-4)
+    text, meta, _vector = store.get(["a-0000"])["a-0000"]
+    assert text == "alpha"
+    assert meta["url"] == "https://e/a"
 
 
 def test_query_k_and_where(store: ChromaStore) -> None:
     assert len(store.query(unit(1, 0, 0), k=1)) == 1
     assert len(store.query(unit(1, 0, 0), k=50)) == 3
     found = store.query(unit(1, 0, 0), k=3, where={"article_id": "b"})
-    assert [p.chunk_id for p in found] == ["b-0000"]
+    assert [cid for cid, _ in found] == ["b-0000"]
 
 
 def test_upsert_replaces_by_id(store: ChromaStore) -> None:
