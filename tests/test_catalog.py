@@ -84,6 +84,33 @@ def test_completing_again_replaces_the_lexical_passages(catalog: Catalog) -> Non
     assert [cid for cid, _ in catalog.search_lexical("maquiladora", limit=5)] == ["a1-0000"]
 
 
+def test_an_older_catalog_gets_its_passage_rows_and_rewrites_touch_one_article(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "catalog.sqlite3"
+    old = Catalog(path)
+    old.complete_article(
+        row("a1", 2), [("a1-0000", "T", "steel tariffs"), ("a1-0001", "T", "steel mills")]
+    )
+    old.complete_article(row("a2", 1), [("a2-0000", "T", "steel exports")])
+    with old.transaction() as db:  # as a catalog written before passage_rows existed
+        db.execute("DROP TABLE passage_rows")
+        db.execute("DELETE FROM meta WHERE key = 'passage_rows'")
+    old.close()
+    catalog = Catalog(path)
+    try:
+        assert len(catalog.search_lexical("steel", limit=10)) == 3
+        catalog.complete_article(row("a1", 1), [("a1-0000", "T", "maquiladora program")])
+        assert [cid for cid, _ in catalog.search_lexical("steel", limit=10)] == ["a2-0000"]
+        catalog.drop_article("a2")
+        assert catalog.search_lexical("steel", limit=10) == []
+        assert [cid for cid, _ in catalog.search_lexical("maquiladora", limit=10)] == ["a1-0000"]
+        rows = catalog._query("SELECT COUNT(*) FROM passage_rows")[0][0]
+        assert rows == catalog._query("SELECT COUNT(*) FROM passages_fts")[0][0] == 1
+    finally:
+        catalog.close()
+
+
 def test_a_large_catalog_is_scored_in_parallel_ranges_with_the_same_ranking(
     catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
