@@ -357,7 +357,8 @@ class Catalog:
             return []
         condition, params = sql_where(filters)
         try:
-            top = int(self._query("SELECT COALESCE(MAX(rowid), 0) FROM passages_fts")[0][0])
+            # passage_rows shares the FTS rowids; read like the ranges, off the writer's lock.
+            top = int(self._read("SELECT COALESCE(MAX(rowid), 0) FROM passage_rows", ())[0][0])
             parts = LEXICAL_PARTS if top > SPLIT_ROWS else 1
             bounds = [(top * i // parts + (i > 0), top * (i + 1) // parts) for i in range(parts)]
             jobs = [
