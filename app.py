@@ -52,6 +52,10 @@ STYLE = """<style>
 .kb-meta { opacity: 0.7; font-size: 0.875rem; margin: 0.15rem 0 0.5rem; }
 .kb-passage { white-space: pre-line; margin: 0 0 0.5rem; }
 .kb-passage mark { background: rgba(255, 214, 0, 0.45); color: inherit; padding: 0 0.1rem; }
+.kb-passage mark b, .kb-answer b { background: rgba(255, 160, 0, 0.45); }
+.kb-related .kb-card { font-size: 0.9rem; opacity: 0.9; }
+.kb-lang { font-size: 0.75rem; border: 1px solid rgba(128, 128, 128, 0.5); border-radius: 0.3rem;
+  padding: 0 0.3rem; margin-left: 0.4rem; font-weight: 400; }
 .kb-failed li { margin-bottom: 0.4rem; overflow-wrap: anywhere; }
 .kb-latest { list-style: none; padding: 0; margin: 0; }
 .kb-latest li { padding: 0.5rem 0; border-bottom: 1px solid rgba(128, 128, 128, 0.2); }
@@ -284,23 +288,37 @@ def answer_html(answer: Answer) -> str:
 
 
 def passage_html(citation: Citation, *, highlight: bool) -> str:
-    """The passage, escaped, with the quoted sentence in <mark> when highlight is wanted."""
+    """The passage, escaped, with the quoted sentence in <mark> (and the part of it that
+    answers in <b>) when highlight is wanted."""
     text = citation.passage
     if not (highlight and citation.highlight):
         return html.escape(text)
     start, end = citation.highlight
-    marked = f"<mark>{html.escape(text[start:end])}</mark>"
-    return html.escape(text[:start]) + marked + html.escape(text[end:])
+    inner = html.escape(text[start:end])
+    if citation.answer_span and start <= citation.answer_span[0] < citation.answer_span[1] <= end:
+        a, b = citation.answer_span
+        inner = (
+            html.escape(text[start:a])
+            + f"<b>{html.escape(text[a:b])}</b>"
+            + html.escape(text[b:end])
+        )
+    return html.escape(text[:start]) + f"<mark>{inner}</mark>" + html.escape(text[end:])
 
 
 def citation_html(citation: Citation, *, highlight: bool) -> str:
-    """A numbered card: linked title, date and feed, passage, and a link to the article."""
+    """A numbered card: linked title, language, date and feed, passage, a link to the article."""
     meta = " · ".join(x for x in (format_date(citation.published), citation.feed) if x)
     read = link(citation.url, "Read the article →") if safe_url(citation.url) else ""
+    lang = (
+        f'<span class="kb-lang" title="{html.escape(language_name(citation.language))}">'
+        f"{html.escape(citation.language.upper())}</span>"
+        if citation.language
+        else ""
+    )
     return (
         f'<div class="kb-card" id="citation-{citation.n}">'
         f'<div class="kb-title">[{citation.n}] {link(citation.url, citation.title or "Untitled")}'
-        f'</div><div class="kb-meta">{html.escape(meta)}</div>'
+        f'{lang}</div><div class="kb-meta">{html.escape(meta)}</div>'
         f'<p class="kb-passage">{passage_html(citation, highlight=highlight)}</p>'
         f"{read}</div>"
     )
@@ -372,17 +390,38 @@ def progress_of(stage: str, done: int, total: int) -> tuple[float, str]:
 
 # --- page sections ----------------------------------------------------------------------------
 def show_answer(answer: Answer) -> None:
-    """The answer then its sources, or the plain no-answer message then related articles."""
+    """The answer then the sources that back it, or the decline and its reason; the other
+    close passages under a collapsed "Related"."""
     if answer.confident:
         st.subheader("Answer")
         st.html(answer_html(answer))
         st.subheader("Sources")
+        for citation in answer.citations:
+            st.html(citation_html(citation, highlight=True))
     else:
-        st.info(NO_ANSWER)
-        if answer.citations:
-            st.subheader("Related articles")
-    for citation in answer.citations:
-        st.html(citation_html(citation, highlight=answer.confident))
+        st.info(escape_markdown(f"{NO_ANSWER} {answer.reason}".strip()))
+    if answer.related:
+        label = "Related" if answer.confident else "Closest passages (they do not answer it)"
+        with st.expander(f"{label} ({len(answer.related)})", expanded=False):
+            st.html(
+                '<div class="kb-related">'
+                + "".join(citation_html(c, highlight=False) for c in answer.related)
+                + "</div>"
+            )
+
+
+def show_time_scope(answer: Answer) -> bool:
+    """The time read in the question, as a filter the user can remove; True when removed."""
+    when = answer.time
+    if when is None:
+        return False
+    if when.since is None and when.until is None:
+        shown = f"Newest first (from “{when.phrase}”)"
+    else:
+        shown = f"Articles from {when.label} first (from “{when.phrase}”)"
+    text, button = st.columns([5, 1], vertical_alignment="center")
+    text.caption(escape_markdown(f"🕒 {shown}"))
+    return button.button("✕ Remove", key="drop_time", help="Ask again without this date")
 
 
 def show_timeline(days: list[date], caption: str) -> None:
@@ -397,9 +436,13 @@ def show_timeline(days: list[date], caption: str) -> None:
 
 def show_question(kb: KnowledgeBase, question: str, filters: Filters) -> None:
     """The answer to question within filters, then when the matching articles appeared."""
+    use_time = st.session_state.get("ignore_time_of") != question
     with st.spinner("Searching the knowledge base…"):
-        answer = kb.ask(question, filters=filters)
+        answer = kb.ask(question, filters=filters, use_time=use_time)
         hits = kb.search(question, k=TIMELINE_PASSAGES, filters=filters)
+    if show_time_scope(answer):
+        st.session_state["ignore_time_of"] = question
+        st.rerun()
     show_answer(answer)
     days = article_dates((h.url, h.published) for h in hits)
     show_timeline(days, f"{plural(len(days), 'matching article')}, by week of publication.")

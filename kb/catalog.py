@@ -42,6 +42,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
     tokenize = 'unicode61 remove_diacritics 2');
 CREATE TABLE IF NOT EXISTS passage_rows (rowid INTEGER PRIMARY KEY, article_id TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS passage_rows_by_article ON passage_rows (article_id);
+CREATE VIRTUAL TABLE IF NOT EXISTS passages_vocab USING fts5vocab(passages_fts, 'row');
 """
 #: passage_rows names each article's FTS rows: FTS5 cannot index article_id, so deleting by it
 #: scanned the whole table (78 ms per article at 100k passages, on every ingest write).
@@ -373,6 +374,22 @@ class Catalog:
             return []
         rows.sort(key=lambda r: -r[1])
         return [(str(r[0]), float(r[1])) for r in rows[:limit]]
+
+    def term_counts(self, terms: Iterable[str]) -> tuple[dict[str, int], int]:
+        """({term: passages holding it} for the terms the index has seen, passages in all):
+        how rare a question's words are in this index. Terms are as the index stores them
+        (lower case, accents removed)."""
+        wanted = list(dict.fromkeys(t for t in terms if t))[:64]
+        if not wanted:
+            return {}, 0
+        rows = self._read(
+            f"SELECT term, doc FROM passages_vocab WHERE term IN ({', '.join('?' * len(wanted))})",
+            wanted,
+        )
+        # The highest rowid stands for the passage count (exact but for rewritten articles'
+        # gaps; a COUNT(*) costs ~10 ms at 1M passages on every question).
+        total = int(self._read("SELECT COALESCE(MAX(rowid), 0) FROM passage_rows", ())[0][0])
+        return {str(r[0]): int(r[1]) for r in rows}, total
 
     def _lexical_part(
         self,

@@ -6,25 +6,17 @@ import fcntl
 import logging
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
-from kb.answer import (
-    Answer,
-    candidate_sentences,
-    compose_answer,
-    content_terms,
-    is_confident,
-    score_sentence,
-    shortlist,
-)
+from kb.answer import Answer, answer_question, decline, rarity_from_counts
 from kb.catalog import ArticleSummary, Catalog, Facets, FeedRecord
 from kb.config import DEFAULT_FEEDS, Settings
 from kb.embed import Embedder, english_only, load_embedder
@@ -34,6 +26,7 @@ from kb.filters import Filters, chroma_where
 from kb.ids import article_of_chunk
 from kb.ingest import Ingestor, Progress
 from kb.language import detect_language
+from kb.question import Question, TimeScope, analyse
 from kb.report import IngestReport
 from kb.search import Hit, diversify, hit_from, rrf_fuse
 from kb.sources import check_sources, read_feed_source
@@ -43,8 +36,8 @@ logger = logging.getLogger(__name__)
 
 FEEDS_FILE = "feeds.txt"
 CANDIDATES = 50
-#: The answer quotes the best sentence of at most this many of the top passages.
-ANSWER_SENTENCES = 3
+#: At most this many passages of the time a question names come before the others.
+TIME_FIRST = 3
 #: Weight of the dense ranking in the fusion for a question in another language than an
 #: English-only model's (measured on 400 XQuAD-es questions: recall@5 0.915 at 1.0, 0.958 at
 #: 0.35; es->en and English questions unchanged, they keep 1.0).
@@ -88,8 +81,11 @@ class KnowledgeBase:
         store: ChromaStore | None = None,
         catalog: Catalog | None = None,
         fetcher: Fetcher | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.settings = settings
+        #: The time questions such as "this week" are measured from (a seam for tests).
+        self.clock = clock or (lambda: datetime.now(UTC))
         self._embedder = embedder
         self.catalog = catalog or Catalog(settings.index_dir / "catalog.sqlite3")
         model = embedder.name if embedder is not None else settings.model
@@ -216,9 +212,8 @@ class KnowledgeBase:
 
     def _search(
         self, query: str, k: int, filters: Filters | None = None
-    ) -> tuple[list[Hit], bool, np.ndarray]:
-        """The k best hits; whether the dense and the BM25 ranking independently put the same
-        article first (strong evidence that it is the one asked about); the query's vector.
+    ) -> tuple[list[Hit], np.ndarray]:
+        """The k best hits and the query's vector.
 
         BM25 runs in SQLite on a worker thread while the query is embedded and the vector index
         searched (both release the GIL), so the two costs overlap instead of adding up. Both
@@ -244,15 +239,12 @@ class KnowledgeBase:
         # A few spare ids: BM25 may name a passage this client cannot read yet (mid-write).
         stored = self.store.get(ranked[: 2 * k])
         top = [cid for cid in ranked[: 2 * k] if cid in stored][:k]
-        agree = bool(
-            dense and lexical and article_of_chunk(dense[0]) == article_of_chunk(lexical[0])
-        )
         hits = [
             hit_from(cid, text, meta, float(np.dot(vec, vector)))
             for cid in top
             for text, meta, vec in [stored[cid]]
         ]
-        return hits, agree, vector
+        return hits, vector
 
     def _lexical(
         self, query: str, limit: int, filters: Filters | None
@@ -272,30 +264,61 @@ class KnowledgeBase:
             return FOREIGN_DENSE_WEIGHT
         return 1.0
 
-    def ask(self, question: str, k: int = 5, *, filters: Filters | None = None) -> Answer:
-        """An extractive answer from the top k passages (within filters), with [n] citations."""
-        question = " ".join(question.split())
-        if not question:
-            return Answer(question="", text="", citations=[], confident=False)
-        hits, agree, vector = self._search(question, k, filters)
-        # Each passage offers the sentence sharing most of the question's words. Those of the
-        # passages the answer may quote are embedded and ranked by similarity to the question
-        # (a definition such as "(IMMEX)" needs it); the others are only highlighted. Embedding
-        # three sentences instead of five saves ~6 ms, and the first quoted sentence held the
-        # answer as often or more (RealTimeQA 37.9 vs 37.4 %, XQuAD-en 77.7 vs 76.5 %).
-        shortlisted = shortlist(question, hits, candidate_sentences(hits))
-        quotable = [s for s in shortlisted if s.hit < ANSWER_SENTENCES]
-        terms = content_terms(question)
-        texts = [hits[s.hit].text[s.start : s.end] for s in quotable]
-        vectors = self.embedder.embed(texts)
-        scored = [
-            replace(s, score=score_sentence(terms, text, float(np.dot(v, vector))))
-            for s, text, v in zip(quotable, texts, vectors, strict=True)
-        ] + [s for s in shortlisted if s.hit >= ANSWER_SENTENCES]
-        confident = is_confident(question, hits, rankings_agree=agree)
-        return compose_answer(
-            question, hits, scored, confident=confident, max_sentences=ANSWER_SENTENCES
-        )
+    def ask(
+        self,
+        question: str,
+        k: int = 5,
+        *,
+        filters: Filters | None = None,
+        use_time: bool = True,
+    ) -> Answer:
+        """An extractive answer from the top k passages (within filters), with [n] citations
+        of the passages that back it and the other close passages as related; or a decline
+        with its reason. A time in the question ("in 2024", "en noviembre de 2025", "this
+        week") puts passages of that time first, "latest" the newest; use_time=False ignores
+        it (the page's way to remove it)."""
+        asked = analyse(question, now=self.clock())
+        if not asked.text:
+            return decline(asked, "empty")
+        if not asked.words:
+            return decline(asked, "vague")
+        if not use_time:
+            asked = replace(asked, when=None, search_text="")
+        when = asked.when
+        hits, vector = self._search(asked.query, k, filters)
+        if when is not None and (when.since or when.until):
+            # The time's own articles first (a search of their own: they may rank below the
+            # candidates of the whole index), then the rest.
+            inside, _ = self._search(asked.query, k, narrow(filters, when))
+            seen = {h.chunk_id for h in inside[:TIME_FIRST]}
+            hits = (
+                inside[:TIME_FIRST] + [h for h in hits if h.chunk_id not in seen][: k - len(seen)]
+            )
+        elif when is not None:
+            hits = newest_first(hits)
+        return self._answer(asked, hits, vector)
+
+    def answer(self, question: str, hits: list[Hit]) -> Answer:
+        """The answer ask() would give to question from these hits (best first), e.g. hits
+        of search() narrowed by the caller."""
+        asked = analyse(question, now=self.clock())
+        if not asked.text:
+            return decline(asked, "empty")
+        vector = self.embedder.embed([asked.query])[0]
+        return self._answer(asked, hits, vector)
+
+    def _answer(self, asked: Question, hits: list[Hit], vector: np.ndarray) -> Answer:
+        counts, total = self.catalog.term_counts(asked.words)
+        rarity = rarity_from_counts({w: counts.get(w, 0) for w in asked.words}, total)
+
+        def similarity(texts: list[str]) -> list[float]:
+            return [float(np.dot(v, vector)) for v in self.embedder.embed(texts)]
+
+        return answer_question(asked, hits, similarity=similarity, rarity=rarity)
+
+    def analyse(self, question: str) -> Question:
+        """What ask() reads in a question: terms, names, numbers, expected answer, time."""
+        return analyse(question, now=self.clock())
 
     def latest(self, limit: int = 20, *, filters: Filters | None = None) -> list[ArticleSummary]:
         """The newest articles (within filters), newest first; no model needed."""
@@ -345,6 +368,28 @@ class KnowledgeBase:
             last_refresh=datetime.fromisoformat(last) if last else None,
             failed_feeds=failed,
         )
+
+
+def narrow(filters: Filters | None, when: TimeScope) -> Filters:
+    """The filters further limited to the time a question asks about."""
+    base = filters or Filters()
+    since = max((d for d in (base.since, when.since) if d), default=None, key=_utc)
+    until = min((d for d in (base.until, when.until) if d), default=None, key=_utc)
+    return replace(base, since=since, until=until)
+
+
+def newest_first(hits: list[Hit], among: int = 3) -> list[Hit]:
+    """The best `among` hits newest first ("latest news on X"), then the rest in order."""
+    dated = sorted(
+        (h for h in hits[:among] if h.published), key=lambda h: _utc(h.published), reverse=True
+    )
+    return dated + [h for h in hits if h not in dated]
+
+
+def _utc(moment: datetime | None) -> datetime:
+    if moment is None:
+        return datetime.min.replace(tzinfo=UTC)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def read_feeds_file(path: Path) -> list[str]:

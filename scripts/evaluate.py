@@ -42,6 +42,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -366,6 +367,93 @@ def confident_share(kb: KnowledgeBase, questions: Sequence[str]) -> tuple[float,
     return confident / max(len(questions), 1), latencies
 
 
+# --- answers ----------------------------------------------------------------------------------
+def score_answers(
+    kb: KnowledgeBase, cases: Sequence[Case], gold_of: Callable[[str], str | None]
+) -> dict[str, float]:
+    """ask() on answerable questions: the share whose answer text holds a gold answer string,
+    the share answered at all, and the share declined among those whose gold article is in
+    the top 5 passages (a wrong decline: the evidence was there)."""
+    holds = answered = retrieved = wrongly = 0
+    for case in cases:
+        answer = kb.ask(case.question)
+        found = case.gold in {gold_of(h.url) for h in kb.search(case.question, k=5)}
+        answered += answer.confident
+        holds += answer.confident and answer_in([answer.text], case.answers)
+        retrieved += found
+        wrongly += found and not answer.confident
+    n = max(len(cases), 1)
+    return {
+        "questions": len(cases),
+        "text_holds_answer": holds / n,
+        "answered": answered / n,
+        "retrieved": retrieved / n,
+        "wrongly_declined": wrongly / max(retrieved, 1),
+    }
+
+
+def declined_share(kb: KnowledgeBase, questions: Sequence[str]) -> dict[str, float]:
+    """ask() on questions the index cannot answer: the share declined."""
+    declined = sum(not kb.ask(q).confident for q in questions)
+    return {"questions": len(questions), "declined": declined / max(len(questions), 1)}
+
+
+def near_miss(
+    kb: KnowledgeBase, cases: Sequence[Case], gold_of: Callable[[str], str | None]
+) -> dict[str, float]:
+    """On-topic questions the index cannot answer: each question answered from the best five
+    passages left once its gold article and every passage holding a gold answer string are
+    taken out (near-duplicates included); the share declined."""
+    declined = 0
+    for case in cases:
+        hits = [
+            h
+            for h in kb.search(case.question, k=30)
+            if gold_of(h.url) != case.gold and not answer_in([h.text], case.answers)
+        ][:5]
+        declined += not kb.answer(case.question, hits).confident
+    return {"questions": len(cases), "declined": declined / max(len(cases), 1)}
+
+
+MONTH_NAMES = (
+    "January February March April May June July August September October November December"
+).split()
+
+
+def dated(question: str, moment: datetime) -> str:
+    """'In June 2022, which show ...?': a question about the month of moment."""
+    return f"In {MONTH_NAMES[moment.month - 1]} {moment.year}, {question[0].lower()}{question[1:]}"
+
+
+def time_questions(
+    kb: KnowledgeBase,
+    cases: Sequence[Case],
+    gold_of: Callable[[str], str | None],
+    published: Callable[[str], datetime | None],
+) -> dict[str, float]:
+    """The dated set: each RealTimeQA question asked about its article's month in the index
+    ('In June 2022, ...'; the date becomes a filter): the gold article among the sources and
+    the answer text holding the answer; then about the same month three years earlier, when
+    no article answers: the share declined."""
+    kept = [c for c in cases if published(c.gold)]
+    cited = holds = declined = 0
+    for case in kept:
+        moment = published(case.gold)
+        assert moment is not None
+        answer = kb.ask(dated(case.question, moment))
+        cited += case.gold in {gold_of(c.url) for c in answer.citations}
+        holds += answer.confident and answer_in([answer.text], case.answers)
+        wrong = kb.ask(dated(case.question, moment.replace(year=moment.year - 3)))
+        declined += not wrong.confident
+    n = max(len(kept), 1)
+    return {
+        "questions": len(kept),
+        "gold_cited": cited / n,
+        "text_holds_answer": holds / n,
+        "wrong_month_declined": declined / n,
+    }
+
+
 # --- extraction -------------------------------------------------------------------------------
 def shingles(text: str, n: int = 4) -> Counter[tuple[str, ...]]:
     tokens = re.findall(r"\w+", text or "")
@@ -476,13 +564,18 @@ def evaluate_newsroom(
         out["feeds"] = len(room.feed_urls)
         gold_of = lambda url: id_of_url.get(room.original(url) or "")  # noqa: E731
         out["realtimeqa"] = compare_modes(kb, questions["rtqa"], gold_of)
-        note("newsroom: ask() on RealTimeQA, XQuAD-en, XQuAD-es")
-        share, latencies = confident_share(kb, [c.question for c in questions["rtqa"]])
-        out["answered_realtimeqa"] = share
+        note("newsroom: ask() on RealTimeQA, its near-miss and dated sets, XQuAD-en, XQuAD-es")
+        _share, latencies = confident_share(kb, [c.question for c in questions["rtqa"]])
         out["ask_p50_ms"] = statistics.median(latencies)
+        out["answers_realtimeqa"] = score_answers(kb, questions["rtqa"], gold_of)
+        out["near_miss_realtimeqa"] = near_miss(kb, questions["rtqa"], gold_of)
+        # The dates the index holds (the CNN feed items carry none, so theirs is the ingest's).
+        dates = {gold_of(a.url): a.published for a in kb.latest(100_000)}
+        out["time_realtimeqa"] = time_questions(kb, questions["rtqa"], gold_of, dates.get)
         for lang in ("en", "es"):
-            share, _ = confident_share(kb, [c.question for c in questions[f"abstain-{lang}"]])
-            out[f"declined_xquad_{lang}"] = 1 - share
+            out[f"declined_xquad_{lang}"] = declined_share(
+                kb, [c.question for c in questions[f"abstain-{lang}"]]
+            )
         kb.close()
         if recipe_model is not None:
             out["items"] = recipe.count_entries(room.feed_urls)
@@ -510,9 +603,10 @@ def evaluate_xquad(
     out["xquad_en_en"] = compare_modes(kb_en, questions["xquad-en"], doc_id_of)
     out["xquad_es_es"] = compare_modes(kb_es, questions["xquad-es"], doc_id_of)
     out["xquad_es_en"] = compare_modes(kb_en, questions["xquad-es-en"], doc_id_of)
-    note("XQuAD: ask() on XQuAD-en")
-    share, _ = confident_share(kb_en, [c.question for c in questions["answer-en"]])
-    out["answered_xquad_en"] = share
+    note("XQuAD: ask() on XQuAD-en, XQuAD-es and es->en")
+    out["answers_xquad_en"] = score_answers(kb_en, questions["answer-en"], doc_id_of)
+    out["answers_xquad_es"] = score_answers(kb_es, questions["answer-es"], doc_id_of)
+    out["answers_xquad_es_en"] = score_answers(kb_en, questions["answer-es-en"], doc_id_of)
     kb_en.close()
     kb_es.close()
     if recipe_model is not None:
@@ -558,6 +652,8 @@ def load_questions(limit: int, abstain: int) -> dict[str, list[Case]]:
         "xquad-es": es,
         "xquad-es-en": es_en,
         "answer-en": spread(en, abstain),
+        "answer-es": spread(es, abstain),
+        "answer-es-en": spread(es_en, abstain),
         "abstain-en": spread(en, abstain),
         "abstain-es": spread(es, abstain),
     }
@@ -595,14 +691,19 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "xquad_en": xquad.pop("recipe_en"),
             "xquad_es": xquad.pop("recipe_es"),
         }
-    result["abstention"] = {
-        "answered_realtimeqa_on_newsroom": news.pop("answered_realtimeqa"),
-        "answered_xquad_en_on_xquad_en": xquad.pop("answered_xquad_en"),
-        "declined_xquad_en_on_newsroom": news.pop("declined_xquad_en"),
-        "declined_xquad_es_on_newsroom": news.pop("declined_xquad_es"),
-        "questions": {k: len(v) for k, v in questions.items()},
-        "ask_p50_ms_newsroom": news.pop("ask_p50_ms"),
+    result["answers"] = {
+        "realtimeqa_newsroom": news.pop("answers_realtimeqa"),
+        "xquad_en_en": xquad.pop("answers_xquad_en"),
+        "xquad_es_es": xquad.pop("answers_xquad_es"),
+        "xquad_es_en": xquad.pop("answers_xquad_es_en"),
     }
+    result["abstention"] = {
+        "near_miss_realtimeqa": news.pop("near_miss_realtimeqa"),
+        "xquad_en_on_newsroom": news.pop("declined_xquad_en"),
+        "xquad_es_on_newsroom": news.pop("declined_xquad_es"),
+    }
+    result["time"] = news.pop("time_realtimeqa")
+    result["ask_p50_ms_newsroom"] = news.pop("ask_p50_ms")
     note("extraction: 181 scrapinghub and 88 fundus pages")
     extraction_started = time.monotonic()
     result["extraction"] = evaluate_extraction()
@@ -661,6 +762,36 @@ def recipe_lines(result: dict[str, Any]) -> list[str]:
     ]
 
 
+def answer_lines(result: dict[str, Any]) -> list[str]:
+    """Answers per set (text holds the answer, answered, wrongly declined), then declines on
+    questions the index cannot answer, then the dated set."""
+    lines = [
+        f"{'answers (ask)':30s} {'n':>5s} {'text holds answer':>18s} {'answered':>9s} "
+        f"{'gold in top 5':>14s} {'wrongly declined (of those)':>28s}"
+    ]
+    for key, s in result["answers"].items():
+        lines.append(
+            f"{SET_NAMES[key]:30s} {s['questions']:5d} {s['text_holds_answer']:18.3f} "
+            f"{s['answered']:9.3f} {s['retrieved']:14.3f} {s['wrongly_declined']:28.3f}"
+        )
+    lines += ["", f"{'declined (the index cannot answer)':52s} {'n':>5s}  {'share':>6s}"]
+    for label, key in (
+        ("near miss: RealTimeQA, gold article and answers out", "near_miss_realtimeqa"),
+        ("XQuAD-en asked of the newsroom", "xquad_en_on_newsroom"),
+        ("XQuAD-es asked of the newsroom", "xquad_es_on_newsroom"),
+    ):
+        s = result["abstention"][key]
+        lines.append(f"{label:52s} {s['questions']:5d}  {s['declined']:6.3f}")
+    t = result["time"]
+    lines += [
+        "",
+        f"time: 'In <month> <year>, <RealTimeQA question>' ({t['questions']} questions): gold "
+        f"article cited {t['gold_cited']:.3f}, text holds answer {t['text_holds_answer']:.3f}; "
+        f"three years off: declined {t['wrong_month_declined']:.3f}",
+    ]
+    return lines
+
+
 def table(result: dict[str, Any]) -> str:
     news = result["newsroom"]
     lines = [
@@ -671,16 +802,7 @@ def table(result: dict[str, Any]) -> str:
     ]
     if RECIPE in result:
         lines += ["", *recipe_lines(result)]
-    abstention = result["abstention"]
-    counts = abstention["questions"]
-    lines += ["", f"{'abstention (ask, fused)':52s} {'n':>5s}  {'share':>6s}"]
-    for label, key, n in (
-        ("answered: RealTimeQA on newsroom", "answered_realtimeqa_on_newsroom", counts["rtqa"]),
-        ("answered: XQuAD-en on XQuAD-en", "answered_xquad_en_on_xquad_en", counts["answer-en"]),
-        ("declined: XQuAD-en on newsroom", "declined_xquad_en_on_newsroom", counts["abstain-en"]),
-        ("declined: XQuAD-es on newsroom", "declined_xquad_es_on_newsroom", counts["abstain-es"]),
-    ):
-        lines.append(f"{label:52s} {n:5d}  {abstention[key]:6.3f}")
+    lines += ["", *answer_lines(result)]
     lines += ["", f"{'extraction':52s} {'pages':>5s}  {'P':>6s} {'R':>6s} {'F1':>6s}"]
     for label, key in (
         ("scrapinghub, kb.extract (4-gram shingles)", "scrapinghub_kb"),
@@ -696,7 +818,7 @@ def table(result: dict[str, Any]) -> str:
         "",
         f"seconds: newsroom ingest {sec['newsroom_ingest']:.0f}, XQuAD ingest "
         f"{sec['xquad_ingest']:.0f}, extraction {sec['extraction']:.0f}, total {sec['total']:.0f}; "
-        f"ask p50 {abstention['ask_p50_ms_newsroom']:.0f} ms",
+        f"ask p50 {result['ask_p50_ms_newsroom']:.0f} ms",
     ]
     return "\n".join(lines)
 

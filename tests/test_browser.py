@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -45,6 +46,11 @@ def test_immex_question_in_chromium(real_index: Path, tmp_path: Path) -> None:
         expect(answer).to_contain_text(IMMEX, timeout=ANSWER_TIMEOUT_MS)
         source = page.locator(f'.kb-card a[href*="{T21_PATH}"]').first
         expect(source).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+        # Every source card is about IMMEX; the part that answers is marked in the first.
+        sources = page.locator(".kb-card").filter(has=page.locator(".kb-passage mark"))
+        for text in page.locator(".kb-card:not(.kb-related .kb-card)").all_inner_texts():
+            assert "IMMEX" in text, text
+        expect(sources.first.locator("mark b")).to_have_text(IMMEX)
         ref = answer.locator("a.kb-ref").first
         target = ref.get_attribute("href")
         assert target
@@ -70,18 +76,35 @@ def test_shared_link_reproduces_the_view_in_chromium(real_index: Path, tmp_path:
         chromium_page() as page,
     ):
         page.goto(f"{url}/?q=What+does+IMMEX+stand+for%3F&lang=es")
-        cards = page.locator(".kb-card")
-        expect(page.get_by_text("holds no good answer")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+        declined = page.get_by_text("holds no good answer")
+        expect(declined).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+        expect(declined).to_contain_text("do not mention “IMMEX”")  # the reason, in plain words
         expect(page.get_by_label("Ask a question")).to_have_value("What does IMMEX stand for?")
-        cards.first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+        cards = page.locator(".kb-card")
         hrefs = {a.get_attribute("href") or "" for a in cards.locator(".kb-title a").all()}
-        assert hrefs
         assert all(h.endswith("/pages/elpais-bruselas") for h in hrefs)
         timeline = page.locator('[data-testid="stVegaLiteChart"]')
         timeline.wait_for(timeout=ANSWER_TIMEOUT_MS)
         assert timeline.is_visible()
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "browser-spanish-link.png"), full_page=True)
+
+
+def test_a_question_the_news_cannot_answer_is_declined_with_its_reason_in_chromium(
+    real_index: Path, tmp_path: Path
+) -> None:
+    with (
+        streamlit_app(real_index, tmp_path / "streamlit.log") as url,
+        chromium_page() as page,
+    ):
+        ask(page, url, "Which team won the 2024 Super Bowl?")
+        declined = page.get_by_text("holds no good answer")
+        expect(declined).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+        # the reason names what the closest articles lack (this small index has no Super Bowl)
+        expect(declined).to_contain_text(re.compile("2024|Bowl"))
+        assert page.locator(".kb-answer").count() == 0
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "browser-declined.png"), full_page=True)
 
 
 @pytest.fixture
@@ -105,7 +128,10 @@ def test_feed_markup_stays_text_in_chromium(hostile_index: Path, tmp_path: Path)
         ask(page, url, "How many walruses did the census count?")
         cards = page.locator(".kb-card")
         cards.first.wait_for(timeout=ANSWER_TIMEOUT_MS)
-        assert cards.count() == 2
+        related = page.locator("summary", has_text=re.compile("^Related"))
+        if related.count():  # a passage that does not back the answer is collapsed there
+            related.first.click()
+        expect(cards).to_have_count(2)
         text = " ".join(cards.all_inner_texts())
         assert "<script>alert(1)</script>" in text
         assert "![img](http://127.0.0.1/x.png)" in text

@@ -74,9 +74,16 @@ def test_date_range_filter(ingested_kb: KnowledgeBase) -> None:
 
 
 def test_ask_respects_filters(ingested_kb: KnowledgeBase) -> None:
-    answer = ingested_kb.ask("What does IMMEX stand for?", filters=Filters(feeds=("Fixture News",)))
-    assert answer.citations
-    assert all(c.feed == "Fixture News" for c in answer.citations)
+    news = Filters(feeds=("Fixture News",))
+    answer = ingested_kb.ask("What did Hubble see on Europa?", filters=news)
+    shown = [*answer.citations, *answer.related]
+    assert shown
+    assert all(c.feed == "Fixture News" for c in shown)
+    # IMMEX is only in the T21 feed: within Fixture News the question is declined, saying why
+    outside = ingested_kb.ask("What does IMMEX stand for?", filters=news)
+    assert not outside.confident
+    assert "IMMEX" in outside.reason
+    assert all(c.feed == "Fixture News" for c in outside.related)
 
 
 def test_latest_is_newest_first_and_filtered(ingested_kb: KnowledgeBase) -> None:

@@ -108,10 +108,15 @@ def test_ask_an_empty_question(ingested_kb: KnowledgeBase) -> None:
     assert (answer.text, answer.citations, answer.confident) == ("", [], False)
 
 
-def test_ask_numbers_its_citations(ingested_kb: KnowledgeBase) -> None:
+def test_ask_numbers_its_citations_then_its_related_passages(ingested_kb: KnowledgeBase) -> None:
     answer = ingested_kb.ask("What does IMMEX stand for?", k=4)
-    assert [c.n for c in answer.citations] == [1, 2, 3, 4]
-    for citation in answer.citations:
+    assert answer.confident, answer.reason
+    shown = [*answer.citations, *answer.related]
+    assert [c.n for c in shown] == list(range(1, len(shown) + 1))
+    # sources are the T21 article's passages; nothing without IMMEX in it is shown at all
+    assert all("t21" in c.url for c in answer.citations)
+    assert all("IMMEX" in c.passage or "IMMEX" in c.title for c in shown)
+    for citation in shown:
         if citation.highlight:
             start, end = citation.highlight
             assert citation.sentence == citation.passage[start:end]
