@@ -216,7 +216,14 @@ def analyse(question: str, *, now: datetime | None = None) -> Question:
     when, search_text = time_scope(text, now or datetime.now(UTC))
     tokens = words(text)
     folded = [norm(t) for t in tokens]
-    content = [t for t in folded if t not in _STOP and t not in _TIME and len(t) > 1]
+    # Months and years are no topic words: the time scope and the year check (an article's
+    # own date counts) weigh them, not the share of the question's words a passage holds.
+    content = [
+        t
+        for t in folded
+        if t not in _STOP and t not in _TIME and t not in MONTHS and not _YEAR.match(t)
+        if len(t) > 1
+    ]
     content = content or [t for t in folded if t not in _STOP]
     numbers = {_number(t) for t in tokens if t[0].isdigit()}
     years = {int(n) for n in numbers if _YEAR.match(n)}

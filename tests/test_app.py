@@ -518,3 +518,17 @@ def test_latest_html_escapes_titles_and_drops_unsafe_links() -> None:
     assert "<script" not in out
     assert "href" not in out
     assert "&lt;b&gt;F&lt;/b&gt; · 6 Jan 2026 · Spanish (es)" in out
+
+
+@pytest.mark.real_model
+def test_a_time_in_the_question_is_a_filter_the_user_can_remove(
+    monkeypatch: pytest.MonkeyPatch, real_index: Path
+) -> None:
+    monkeypatch.setenv("KB_INDEX_DIR", str(real_index))
+    at = ask(run_page(), "What did Index say about IMMEX in January 2026?")
+    shown = [c.value.replace("\\", "") for c in at.caption if "🕒" in c.value]
+    assert shown == ["🕒 Articles from January 2026 first (from “in January 2026”)"]
+    at.button(key="drop_time").click().run()
+    assert not at.exception
+    assert not [c.value for c in at.caption if "🕒" in c.value]
+    assert any('class="kb-answer"' in b for b in html_bodies(at))  # still answered
