@@ -79,12 +79,142 @@ LANGUAGE_NAMES = {
     "nl": "Dutch",
     "pt": "Portuguese",
 }
+#: The page's own words in Spanish (English is the default and the key); kb's own messages
+#: (an answer's reason) come in the question's language.
+SPANISH = {
+    "Loading the knowledge base…": "Cargando la base de conocimiento…",
+    "Read the article →": "Leer el artículo →",
+    "Untitled": "Sin título",
+    "Articles": "Artículos",
+    "Week": "Semana",
+    "Reading articles: {done} of {total}": "Leyendo artículos: {done} de {total}",
+    "Reading feeds: {done} of {total}": "Leyendo canales: {done} de {total}",
+    "Starting…": "Empezando…",
+    "Answer": "Respuesta",
+    "Sources": "Fuentes",
+    "Related": "Relacionados",
+    "Closest passages (they do not answer it)": ("Pasajes más cercanos (no la responden)"),
+    "Newest first (from “{phrase}”)": "Lo más reciente primero (por “{phrase}”)",
+    "Articles from {label} first (from “{phrase}”)": (
+        "Primero artículos de {label} (por “{phrase}”)"
+    ),
+    "✕ Remove": "✕ Quitar",
+    "Ask again without this date": "Preguntar de nuevo sin esta fecha",
+    "Timeline": "Cronología",
+    "No dated articles to draw.": "No hay artículos fechados que dibujar.",
+    "Searching the knowledge base…": "Buscando en la base de conocimiento…",
+    "Latest articles": "Últimos artículos",
+    "No articles match these filters.": "Ningún artículo corresponde a estos filtros.",
+    "Show more": "Mostrar más",
+    "{n} matching articles, by week of publication.": (
+        "{n} artículos encontrados, por semana de publicación."
+    ),
+    "The {n} latest articles, by week of publication.": (
+        "Los {n} últimos artículos, por semana de publicación."
+    ),
+    "Filters": "Filtros",
+    "Articles run from {first} to {last}.": "Los artículos van del {first} al {last}.",
+    "From": "Desde",
+    "To": "Hasta",
+    "All": "Todos",
+    "Feeds": "Canales",
+    "Tags": "Etiquetas",
+    "Languages": "Idiomas",
+    "“From” is after “To”: no article can match.": (
+        "“Desde” es posterior a “Hasta”: ningún artículo puede coincidir."
+    ),
+    "Clear filters": "Quitar filtros",
+    "Index": "Índice",
+    "Passages": "Pasajes",
+    "Last refresh: {when}": "Última actualización: {when}",
+    "{n} feed(s) failed": "{n} canal(es) fallaron",
+    "Refresh now": "Actualizar ahora",
+    "A refresh is already running; its progress is shown below.": (
+        "Ya hay una actualización en curso; su progreso se muestra abajo."
+    ),
+    "Refreshed: {new} new, {updated} updated, {ok} of {total} feeds read.": (
+        "Actualizado: {new} nuevos, {updated} modificados, {ok} de {total} canales leídos."
+    ),
+    "Refresh report": "Informe de la actualización",
+    "Removed {url}": "Se quitó {url}",
+    "Enter a feed URL first.": "Escriba primero la URL de un canal.",
+    "Reading the feed…": "Leyendo el canal…",
+    "Could not add {url}: {error}": "No se pudo añadir {url}: {error}",
+    "Added {title}": "Se añadió {title}",
+    "Manage feeds": "Gestionar canales",
+    "Add a feed": "Añadir un canal",
+    "Add feed": "Añadir canal",
+    "Remove this feed": "Quitar este canal",
+    "The knowledge base is empty: no articles have been ingested yet.": (
+        "La base de conocimiento está vacía: aún no se ha incorporado ningún artículo."
+    ),
+    (
+        "Press **Refresh now** in the sidebar to read the feeds listed under "
+        "**Manage feeds**, or read them from a terminal, then reload this page:"
+    ): (
+        "Pulse **Actualizar ahora** en la barra lateral para leer los canales "
+        "de **Gestionar canales**, o léalos desde una terminal y recargue esta "
+        "página:"
+    ),
+    "The README explains how to choose your own feeds and keep the index fresh.": (
+        "El README explica cómo elegir sus canales y mantener el índice al día."
+    ),
+    "This page reads the index directory below (set KB_INDEX_DIR to change it).": (
+        "Esta página lee el directorio de índice de abajo (KB_INDEX_DIR lo cambia)."
+    ),
+    "Ask a question": "Haga una pregunta",
+    "What does IMMEX stand for?": "¿Qué significa IMMEX?",
+    "News knowledge base": "Base de conocimiento de noticias",
+    "The knowledge base holds no good answer to this question.": (
+        "La base de conocimiento no tiene una buena respuesta a esta pregunta."
+    ),
+    "Page language": "Idioma de la página",
+    "never": "nunca",
+    "Catalan": "catalán",
+    "German": "alemán",
+    "English": "inglés",
+    "Spanish": "español",
+    "French": "francés",
+    "Italian": "italiano",
+    "Dutch": "neerlandés",
+    "Portuguese": "portugués",
+}
+PAGE_LANGUAGES = {"": "Auto", "en": "English", "es": "Español"}
+
+
+def page_language() -> str:
+    """The page's language: the reader's choice on the page, else KB_UI_LANGUAGE, else the
+    browser's language (Spanish for es-*), else English."""
+    try:
+        chosen = str(st.session_state.get("ui_language") or "")
+    except Exception:  # a helper called outside a page run
+        return "en"
+    return chosen if chosen in ("en", "es") else "en"
+
+
+def tr(text: str, **values: object) -> str:
+    """text in the page's language, with values filled in."""
+    words = SPANISH.get(text, text) if page_language() == "es" else text
+    return words.format(**values) if values else words
+
+
+def browser_language() -> str:
+    """'es' when the browser asks for Spanish first, else 'en'."""
+    try:
+        locale = str(st.context.locale or "")
+    except Exception:
+        locale = ""
+    return "es" if locale.lower().startswith("es") else "en"
+
+
 #: Widget keys of the filters, so "Clear filters" can reset them.
 FILTER_KEYS = ("since", "until", "feeds", "tags", "languages")
 
 
 # --- the knowledge base and its refresh -------------------------------------------------------
-@st.cache_resource(show_spinner="Loading the knowledge base…", on_release=KnowledgeBase.close)
+@st.cache_resource(
+    show_spinner="Loading the knowledge base… / Cargando…", on_release=KnowledgeBase.close
+)
 def load_kb(settings: Settings) -> KnowledgeBase:
     """One knowledge base per settings per process; the model loads (and warms up) here, once."""
     kb = KnowledgeBase.open(settings=settings)
@@ -262,7 +392,7 @@ def format_date(moment: datetime | date | None) -> str:
 
 def format_refresh(moment: datetime | None) -> str:
     """26 Jan 2026, 22:33 UTC, or 'never'."""
-    return f"{format_date(moment)}, {moment:%H:%M %Z}".strip() if moment else "never"
+    return f"{format_date(moment)}, {moment:%H:%M %Z}".strip() if moment else tr("never")
 
 
 def plural(n: int, word: str) -> str:
@@ -273,7 +403,7 @@ def plural(n: int, word: str) -> str:
 def language_name(code: str) -> str:
     """'Spanish (es)' for 'es'; an unknown code as itself."""
     name = LANGUAGE_NAMES.get(code)
-    return f"{name} ({code})" if name else code
+    return f"{tr(name)} ({code})" if name else code
 
 
 def answer_html(answer: Answer) -> str:
@@ -308,16 +438,17 @@ def passage_html(citation: Citation, *, highlight: bool) -> str:
 def citation_html(citation: Citation, *, highlight: bool) -> str:
     """A numbered card: linked title, language, date and feed, passage, a link to the article."""
     meta = " · ".join(x for x in (format_date(citation.published), citation.feed) if x)
-    read = link(citation.url, "Read the article →") if safe_url(citation.url) else ""
+    read = link(citation.url, tr("Read the article →")) if safe_url(citation.url) else ""
     lang = (
         f'<span class="kb-lang" title="{html.escape(language_name(citation.language))}">'
         f"{html.escape(citation.language.upper())}</span>"
         if citation.language
         else ""
     )
+    title = link(citation.url, citation.title or tr("Untitled"))
     return (
         f'<div class="kb-card" id="citation-{citation.n}">'
-        f'<div class="kb-title">[{citation.n}] {link(citation.url, citation.title or "Untitled")}'
+        f'<div class="kb-title">[{citation.n}] {title}'
         f'{lang}</div><div class="kb-meta">{html.escape(meta)}</div>'
         f'<p class="kb-passage">{passage_html(citation, highlight=highlight)}</p>'
         f"{read}</div>"
@@ -330,7 +461,7 @@ def latest_html(articles: Iterable[ArticleSummary]) -> str:
     for article in articles:
         meta = (article.feed, format_date(article.published), language_name(article.language))
         items.append(
-            f'<li><div class="kb-title">{link(article.url, article.title or "Untitled")}</div>'
+            f'<li><div class="kb-title">{link(article.url, article.title or tr("Untitled"))}</div>'
             f'<div class="kb-meta">{html.escape(" · ".join(x for x in meta if x))}</div></li>'
         )
     return f'<ul class="kb-latest">{"".join(items)}</ul>'
@@ -373,8 +504,8 @@ def timeline_chart(counts: list[tuple[date, int]]) -> alt.Chart:
         .mark_bar(size=9, color="#ff4b4b")
         .encode(
             x=alt.X("week:T", title=None, scale=alt.Scale(padding=12)),  # whole end bars
-            y=alt.Y("articles:Q", title="Articles", axis=alt.Axis(tickMinStep=1)),
-            tooltip=[alt.Tooltip("label:N", title="Week"), alt.Tooltip("articles:Q")],
+            y=alt.Y("articles:Q", title=tr("Articles"), axis=alt.Axis(tickMinStep=1)),
+            tooltip=[alt.Tooltip("label:N", title=tr("Week")), alt.Tooltip("articles:Q")],
         )
         .properties(height=180)
     )
@@ -384,8 +515,10 @@ def progress_of(stage: str, done: int, total: int) -> tuple[float, str]:
     """The progress bar's fraction and text: feeds are the first 30 %, articles the rest."""
     share = done / total if total else 0.0
     if stage == "articles":
-        return 0.3 + 0.7 * share, f"Reading articles: {done} of {total}"
-    return 0.3 * share, f"Reading feeds: {done} of {total}" if total else "Starting…"
+        return 0.3 + 0.7 * share, tr("Reading articles: {done} of {total}", done=done, total=total)
+    return 0.3 * share, tr(
+        "Reading feeds: {done} of {total}", done=done, total=total
+    ) if total else tr("Starting…")
 
 
 # --- page sections ----------------------------------------------------------------------------
@@ -393,15 +526,17 @@ def show_answer(answer: Answer) -> None:
     """The answer then the sources that back it, or the decline and its reason; the other
     close passages under a collapsed "Related"."""
     if answer.confident:
-        st.subheader("Answer")
+        st.subheader(tr("Answer"))
         st.html(answer_html(answer))
-        st.subheader("Sources")
+        st.subheader(tr("Sources"))
         for citation in answer.citations:
             st.html(citation_html(citation, highlight=True))
     else:
-        st.info(escape_markdown(f"{NO_ANSWER} {answer.reason}".strip()))
+        st.info(escape_markdown(f"{tr(NO_ANSWER)} {answer.reason}".strip()))
     if answer.related:
-        label = "Related" if answer.confident else "Closest passages (they do not answer it)"
+        label = (
+            tr("Related") if answer.confident else tr("Closest passages (they do not answer it)")
+        )
         with st.expander(f"{label} ({len(answer.related)})", expanded=False):
             st.html(
                 '<div class="kb-related">'
@@ -416,19 +551,21 @@ def show_time_scope(answer: Answer) -> bool:
     if when is None:
         return False
     if when.since is None and when.until is None:
-        shown = f"Newest first (from “{when.phrase}”)"
+        shown = tr("Newest first (from “{phrase}”)", phrase=when.phrase)
     else:
-        shown = f"Articles from {when.label} first (from “{when.phrase}”)"
+        shown = tr(
+            "Articles from {label} first (from “{phrase}”)", label=when.label, phrase=when.phrase
+        )
     text, button = st.columns([5, 1], vertical_alignment="center")
     text.caption(escape_markdown(f"🕒 {shown}"))
-    return button.button("✕ Remove", key="drop_time", help="Ask again without this date")
+    return button.button(tr("✕ Remove"), key="drop_time", help=tr("Ask again without this date"))
 
 
 def show_timeline(days: list[date], caption: str) -> None:
     """The weekly timeline chart of the given publication days."""
-    st.subheader("Timeline")
+    st.subheader(tr("Timeline"))
     if not days:
-        st.caption("No dated articles to draw.")
+        st.caption(tr("No dated articles to draw."))
         return
     st.caption(caption)
     st.altair_chart(timeline_chart(weekly_counts(days)), width="stretch")
@@ -437,7 +574,7 @@ def show_timeline(days: list[date], caption: str) -> None:
 def show_question(kb: KnowledgeBase, question: str, filters: Filters) -> None:
     """The answer to question within filters, then when the matching articles appeared."""
     use_time = st.session_state.get("ignore_time_of") != question
-    with st.spinner("Searching the knowledge base…"):
+    with st.spinner(tr("Searching the knowledge base…")):
         answer = kb.ask(question, filters=filters, use_time=use_time)
         hits = kb.search(question, k=TIMELINE_PASSAGES, filters=filters)
     if show_time_scope(answer):
@@ -445,22 +582,22 @@ def show_question(kb: KnowledgeBase, question: str, filters: Filters) -> None:
         st.rerun()
     show_answer(answer)
     days = article_dates((h.url, h.published) for h in hits)
-    show_timeline(days, f"{plural(len(days), 'matching article')}, by week of publication.")
+    show_timeline(days, tr("{n} matching articles, by week of publication.", n=len(days)))
 
 
 def show_latest(kb: KnowledgeBase, filters: Filters) -> None:
     """The newest articles within filters, a 'Show more' button, and their timeline."""
     limit = st.session_state.setdefault("latest_limit", LATEST_PAGE)
     articles = kb.latest(limit, filters=filters)
-    st.subheader("Latest articles")
+    st.subheader(tr("Latest articles"))
     if not articles:
-        st.info("No articles match these filters.")
+        st.info(tr("No articles match these filters."))
         return
     st.html(latest_html(articles))
     if len(articles) == limit:
-        st.button("Show more", on_click=show_more)
+        st.button(tr("Show more"), on_click=show_more)
     days = article_dates((a.url, a.published) for a in articles)
-    show_timeline(days, f"The {plural(len(articles), 'latest article')}, by week of publication.")
+    show_timeline(days, tr("The {n} latest articles, by week of publication.", n=len(articles)))
 
 
 def show_more() -> None:
@@ -482,19 +619,23 @@ def clear_filters() -> None:
 
 def choose_view(facets: Facets, question: str) -> View:
     """The sidebar filters (choices from kb.facets()) around question, as a View."""
-    st.header("Filters")
-    span = f"Articles run from {format_date(facets.first)} to {format_date(facets.last)}."
+    st.header(tr("Filters"))
+    span = tr(
+        "Articles run from {first} to {last}.",
+        first=format_date(facets.first),
+        last=format_date(facets.last),
+    )
     bounds = {"min_value": EARLIEST, "max_value": LATEST, "format": "YYYY-MM-DD"}
-    since = st.date_input("From", value=None, key="since", help=span, **bounds)
-    until = st.date_input("To", value=None, key="until", **bounds)
-    choose = partial(st.multiselect, placeholder="All")
+    since = st.date_input(tr("From"), value=None, key="since", help=span, **bounds)
+    until = st.date_input(tr("To"), value=None, key="until", **bounds)
+    choose = partial(st.multiselect, placeholder=tr("All"))
     view = View(
         question=question,
-        feeds=tuple(choose("Feeds", with_selected(facets.feeds, "feeds"), key="feeds")),
-        tags=tuple(choose("Tags", with_selected(facets.categories, "tags"), key="tags")),
+        feeds=tuple(choose(tr("Feeds"), with_selected(facets.feeds, "feeds"), key="feeds")),
+        tags=tuple(choose(tr("Tags"), with_selected(facets.categories, "tags"), key="tags")),
         languages=tuple(
             choose(
-                "Languages",
+                tr("Languages"),
                 with_selected(facets.languages, "languages"),
                 key="languages",
                 format_func=language_name,
@@ -504,35 +645,42 @@ def choose_view(facets: Facets, question: str) -> View:
         until=until,
     )
     if since and until and since > until:
-        st.warning("“From” is after “To”: no article can match.")
+        st.warning(tr("“From” is after “To”: no article can match."))
     st.button(
-        "Clear filters", key="clear_filters", on_click=clear_filters, disabled=not view.filters()
+        tr("Clear filters"),
+        key="clear_filters",
+        on_click=clear_filters,
+        disabled=not view.filters(),
     )
     return view
 
 
 def show_status(stats: Stats) -> None:
     """The index summary: sizes, last refresh and the feeds that failed last time."""
-    st.header("Index")
+    st.header(tr("Index"))
     for column, (label, value) in zip(
         st.columns(3),
-        (("Articles", stats.articles), ("Passages", stats.passages), ("Feeds", stats.feeds)),
+        (
+            (tr("Articles"), stats.articles),
+            (tr("Passages"), stats.passages),
+            (tr("Feeds"), stats.feeds),
+        ),
         strict=True,
     ):
         column.metric(label, f"{value:,}")
-    st.caption(f"Last refresh: {format_refresh(stats.last_refresh)}")
+    st.caption(tr("Last refresh: {when}", when=format_refresh(stats.last_refresh)))
     if stats.failed_feeds:
-        with st.expander(f"{len(stats.failed_feeds)} feed(s) failed", expanded=True):
+        with st.expander(tr("{n} feed(s) failed", n=len(stats.failed_feeds)), expanded=True):
             st.html(failed_feeds_html(stats))
 
 
 def show_refresh(kb: KnowledgeBase, job: RefreshJob) -> None:
     """The "Refresh now" button, the running refresh's progress, then this session's result."""
-    clicked = st.button("Refresh now", disabled=job.running, type="primary")
+    clicked = st.button(tr("Refresh now"), disabled=job.running, type="primary")
     if clicked:
         run = job.start(kb)
         if run is None:
-            st.info("A refresh is already running; its progress is shown below.")
+            st.info(tr("A refresh is already running; its progress is shown below."))
         else:
             st.session_state["refresh_run"] = run
     if job.running:
@@ -557,13 +705,18 @@ def show_refresh_result(job: RefreshJob) -> None:
     if report is None:
         return
     st.success(
-        f"Refreshed: {report.new} new, {report.updated} updated, "
-        f"{report.feeds_ok} of {len(report.feeds)} feeds read."
+        tr(
+            "Refreshed: {new} new, {updated} updated, {ok} of {total} feeds read.",
+            new=report.new,
+            updated=report.updated,
+            ok=report.feeds_ok,
+            total=len(report.feeds),
+        )
     )
     for feed in report.feeds:
         if not feed.ok:
             st.error(escape_markdown(f"{feed.title or feed.source}: {feed.error}"))
-    with st.expander("Refresh report"):
+    with st.expander(tr("Refresh report")):
         st.code(report.summary(), language=None)
 
 
@@ -576,7 +729,7 @@ def remove_feed(kb: KnowledgeBase, url: str) -> None:
     """Callback: drop url from the feed list, noting the outcome for the next run."""
     try:
         kb.remove_feed(url)
-        st.session_state["feed_notice"] = ("success", f"Removed {url}")
+        st.session_state["feed_notice"] = ("success", tr("Removed {url}", url=url))
     except KBError as exc:
         st.session_state["feed_notice"] = ("error", str(exc))
 
@@ -584,15 +737,18 @@ def remove_feed(kb: KnowledgeBase, url: str) -> None:
 def add_feed(kb: KnowledgeBase, url: str) -> None:
     """Validate url by reading it, then add it to the feed list; a clear error otherwise."""
     if not url.strip():
-        st.session_state["feed_notice"] = ("error", "Enter a feed URL first.")
+        st.session_state["feed_notice"] = ("error", tr("Enter a feed URL first."))
         return
     try:
-        with st.spinner("Reading the feed…"):
+        with st.spinner(tr("Reading the feed…")):
             title = kb.add_feed(url.strip())
     except KBError as exc:  # FeedError, ConfigError, FetchError...: all say what went wrong
-        st.session_state["feed_notice"] = ("error", f"Could not add {url.strip()}: {exc}")
+        st.session_state["feed_notice"] = (
+            "error",
+            tr("Could not add {url}: {error}", url=url.strip(), error=exc),
+        )
     else:
-        st.session_state["feed_notice"] = ("success", f"Added {title}")
+        st.session_state["feed_notice"] = ("success", tr("Added {title}", title=title))
 
 
 def show_feed_notice() -> None:
@@ -606,13 +762,13 @@ def show_feed_notice() -> None:
 
 def show_feeds(kb: KnowledgeBase) -> None:
     """The feed list a refresh reads, each with a remove button, and a box to add one."""
-    with st.expander("Manage feeds"):
+    with st.expander(tr("Manage feeds")):
         listing = st.container()
         with st.form("add_feed", border=False):
             url = st.text_input(
-                "Add a feed", placeholder="https://example.com/feed/", key="new_feed"
+                tr("Add a feed"), placeholder="https://example.com/feed/", key="new_feed"
             )
-            if st.form_submit_button("Add feed"):
+            if st.form_submit_button(tr("Add feed")):
                 add_feed(kb, url)
         show_feed_notice()
         with listing:
@@ -622,7 +778,7 @@ def show_feeds(kb: KnowledgeBase) -> None:
                 button.button(
                     "✕",
                     key=feed_key(feed),
-                    help="Remove this feed",
+                    help=tr("Remove this feed"),
                     on_click=remove_feed,
                     args=(kb, feed),
                 )
@@ -630,21 +786,23 @@ def show_feeds(kb: KnowledgeBase) -> None:
 
 def show_empty_state(settings: Settings) -> None:
     """What to do when nothing has been ingested yet."""
-    st.info("The knowledge base is empty: no articles have been ingested yet.")
+    st.info(tr("The knowledge base is empty: no articles have been ingested yet."))
     st.markdown(
-        "Press **Refresh now** in the sidebar to read the feeds listed under **Manage feeds**, "
-        "or read them from a terminal, then reload this page:"
+        tr(
+            "Press **Refresh now** in the sidebar to read the feeds listed under **Manage "
+            "feeds**, or read them from a terminal, then reload this page:"
+        )
     )
     st.code("python scripts/ingest.py", language="bash")
-    st.markdown("The README explains how to choose your own feeds and keep the index fresh.")
-    st.caption("This page reads the index directory below (set KB_INDEX_DIR to change it).")
+    st.markdown(tr("The README explains how to choose your own feeds and keep the index fresh."))
+    st.caption(tr("This page reads the index directory below (set KB_INDEX_DIR to change it)."))
     st.code(str(settings.index_dir.resolve()), language=None)
 
 
 def explore(kb: KnowledgeBase, filters_box: DeltaGenerator) -> None:
     """The question box and filters; an answer for a question, else the latest articles."""
     question = st.text_input(
-        "Ask a question", placeholder="What does IMMEX stand for?", key="question"
+        tr("Ask a question"), placeholder=tr("What does IMMEX stand for?"), key="question"
     )
     with filters_box:
         view = choose_view(kb.facets(), question)
@@ -655,13 +813,26 @@ def explore(kb: KnowledgeBase, filters_box: DeltaGenerator) -> None:
         show_latest(kb, view.filters())
 
 
+def choose_language(settings: Settings) -> None:
+    """The page's language for this run: the reader's pick in the sidebar (Auto by default),
+    else KB_UI_LANGUAGE, else the browser's language."""
+    picked = st.sidebar.selectbox(
+        "Language / Idioma",
+        list(PAGE_LANGUAGES),
+        format_func=PAGE_LANGUAGES.__getitem__,
+        key="page_language",
+    )
+    st.session_state["ui_language"] = picked or settings.ui_language or browser_language()
+
+
 def main() -> None:
     """The page; a kb error becomes one clear message."""
     st.set_page_config(page_title="News knowledge base", page_icon="📰")
     st.html(STYLE)
-    st.title("News knowledge base")
     try:
         settings = Settings.from_env()
+        choose_language(settings)
+        st.title(tr("News knowledge base"))
         kb = load_kb(settings)
         job = refresh_job(str(settings.index_dir.resolve()))
         restore_from_url()

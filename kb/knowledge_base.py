@@ -40,8 +40,13 @@ CANDIDATES = 50
 TIME_FIRST = 3
 #: Weight of the dense ranking in the fusion for a question in another language than an
 #: English-only model's (measured on 400 XQuAD-es questions: recall@5 0.915 at 1.0, 0.958 at
-#: 0.35; es->en and English questions unchanged, they keep 1.0).
+#: 0.35; es->en and English questions unchanged, they keep 1.0). With the multilingual model
+#: joined, it is the English-only part's weight inside the dense query instead.
 FOREIGN_DENSE_WEIGHT = 0.35
+#: Weight of the multilingual model's part in the dense query (400 XQuAD questions each way,
+#: fused recall@5 at 0.35 / 1.0 -> 0.35 / 1.5: en->en 0.993 -> 0.995, es->es 0.980 -> 0.983,
+#: es->en 0.960 -> 0.965, en->es 0.938 -> 0.950; main part at 1.0 for Spanish: es->en 0.938).
+MULTILINGUAL_WEIGHT = 1.5
 
 
 @dataclass(frozen=True)
@@ -88,8 +93,12 @@ class KnowledgeBase:
         self.clock = clock or (lambda: datetime.now(UTC))
         self._embedder = embedder
         self.catalog = catalog or Catalog(settings.index_dir / "catalog.sqlite3")
-        model = embedder.name if embedder is not None else settings.model
         recorded = self.catalog.get_meta("model")
+        if embedder is None and settings.multilingual and recorded == settings.model:
+            # An index built before the multilingual model joined keeps its one model.
+            settings = replace(settings, multilingual="")
+            self.settings = settings
+        model = embedder.name if embedder is not None else settings.model_name
         if recorded and recorded != model:
             raise ModelMismatchError(
                 f"this index was built with embedding model {recorded!r}, not {model!r}: "
@@ -128,13 +137,15 @@ class KnowledgeBase:
     def embedder(self) -> Embedder:
         """The embedding model, loaded on first use."""
         if self._embedder is None:
-            self._embedder = load_embedder(self.settings.model, self.settings.backend)
+            self._embedder = load_embedder(
+                self.settings.model, self.settings.backend, self.settings.multilingual
+            )
         return self._embedder
 
     @property
     def model_name(self) -> str:
         """The embedding model's name, without loading it."""
-        return self._embedder.name if self._embedder is not None else self.settings.model
+        return self._embedder.name if self._embedder is not None else self.settings.model_name
 
     def close(self) -> None:
         """Release the catalog connection, the HTTP pool and the query worker."""
@@ -211,9 +222,14 @@ class KnowledgeBase:
         return self._search(query, k, filters)[0]
 
     def _search(
-        self, query: str, k: int, filters: Filters | None = None
+        self,
+        query: str,
+        k: int,
+        filters: Filters | None = None,
+        *,
+        vector: np.ndarray | None = None,
     ) -> tuple[list[Hit], np.ndarray]:
-        """The k best hits and the query's vector.
+        """The k best hits and the query's vector (vector: one already computed).
 
         BM25 runs in SQLite on a worker thread while the query is embedded and the vector index
         searched (both release the GIL), so the two costs overlap instead of adding up. Both
@@ -221,9 +237,15 @@ class KnowledgeBase:
         pool = max(CANDIDATES, 4 * k) * (4 if filters and filters.categories else 1)
         lexical_job = self._lexical(query, pool, filters) if self.retrieval != "dense" else None
         try:
-            vector = self.embedder.embed([query])[0]
+            if vector is None:
+                vector = self.embedder.embed([query])[0]
             dense = (
-                [cid for cid, _ in self.store.query(vector, k=pool, where=chroma_where(filters))]
+                [
+                    cid
+                    for cid, _ in self.store.query(
+                        self._query_vector(query, vector), k=pool, where=chroma_where(filters)
+                    )
+                ]
                 if self.retrieval != "lexical"
                 else []
             )
@@ -239,12 +261,36 @@ class KnowledgeBase:
         # A few spare ids: BM25 may name a passage this client cannot read yet (mid-write).
         stored = self.store.get(ranked[: 2 * k])
         top = [cid for cid in ranked[: 2 * k] if cid in stored][:k]
+        # A hit's score (the evidence ask() weighs) is the main model's similarity alone.
+        question = self._main_part(vector)
         hits = [
-            hit_from(cid, text, meta, float(np.dot(vec, vector)))
+            hit_from(cid, text, meta, float(np.dot(self._main_part(vec), question)))
             for cid in top
             for text, meta, vec in [stored[cid]]
         ]
         return hits, vector
+
+    def _main_part(self, vector: np.ndarray) -> np.ndarray:
+        """The main model's unit vector inside a (joint) vector."""
+        split = getattr(self.embedder, "split", None)
+        return split(vector)[0] if split is not None else vector
+
+    def _query_vector(self, query: str, vector: np.ndarray) -> np.ndarray:
+        """The dense query: with the multilingual model joined, the English-only part weighs
+        FOREIGN_DENSE_WEIGHT for a question in another language, the multilingual part
+        MULTILINGUAL_WEIGHT."""
+        weighted = getattr(self.embedder, "weighted", None)
+        if weighted is None:
+            return vector
+        primary = getattr(self.embedder, "primary", None)
+        main = 1.0
+        if primary is not None and english_only(primary.name) and self._foreign(query):
+            main = FOREIGN_DENSE_WEIGHT
+        return np.asarray(weighted(vector, main, MULTILINGUAL_WEIGHT))
+
+    def _foreign(self, query: str) -> bool:
+        language = detect_language(query) or analyse(query).language
+        return bool(language) and language != "en"
 
     def _lexical(
         self, query: str, limit: int, filters: Filters | None
@@ -258,9 +304,9 @@ class KnowledgeBase:
             )
 
     def _dense_weight(self, query: str) -> float:
-        """Less say for an English-only model on a question it cannot read well."""
-        language = detect_language(query)
-        if language and language != "en" and english_only(self.model_name):
+        """Less say for an English-only model on a question it cannot read well (with the
+        multilingual model joined, the dense query itself weighs its parts)."""
+        if english_only(self.model_name) and self._foreign(query):
             return FOREIGN_DENSE_WEIGHT
         return 1.0
 
@@ -286,17 +332,18 @@ class KnowledgeBase:
             asked = replace(asked, when=None, search_text="")
         when = asked.when
         hits, vector = self._search(asked.query, k, filters)
-        if when is not None and (when.since or when.until):
+        window = narrow(filters, when) if when is not None and (when.since or when.until) else None
+        if window is not None and self.catalog.latest(limit=1, filters=window):
             # The time's own articles first (a search of their own: they may rank below the
             # candidates of the whole index), then the rest.
-            inside, _ = self._search(asked.query, k, narrow(filters, when))
+            inside, _ = self._search(asked.query, k, window, vector=vector)
             seen = {h.chunk_id for h in inside[:TIME_FIRST]}
             hits = (
                 inside[:TIME_FIRST] + [h for h in hits if h.chunk_id not in seen][: k - len(seen)]
             )
-        elif when is not None:
+        elif when is not None and window is None:
             hits = newest_first(hits)
-        return self._answer(asked, hits, vector)
+        return self._answer(asked, hits, self._main_part(vector))
 
     def answer(self, question: str, hits: list[Hit]) -> Answer:
         """The answer ask() would give to question from these hits (best first), e.g. hits
@@ -304,15 +351,17 @@ class KnowledgeBase:
         asked = analyse(question, now=self.clock())
         if not asked.text:
             return decline(asked, "empty")
-        vector = self.embedder.embed([asked.query])[0]
+        vector = self._main_part(self.embedder.embed([asked.query])[0])
         return self._answer(asked, hits, vector)
 
     def _answer(self, asked: Question, hits: list[Hit], vector: np.ndarray) -> Answer:
         counts, total = self.catalog.term_counts(asked.words)
         rarity = rarity_from_counts({w: counts.get(w, 0) for w in asked.words}, total)
 
+        model = getattr(self.embedder, "primary", self.embedder)
+
         def similarity(texts: list[str]) -> list[float]:
-            return [float(np.dot(v, vector)) for v in self.embedder.embed(texts)]
+            return [float(np.dot(v, vector)) for v in model.embed(texts)]
 
         return answer_question(asked, hits, similarity=similarity, rarity=rarity)
 

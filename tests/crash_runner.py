@@ -30,7 +30,7 @@ TESTS = Path(__file__).resolve().parent
 ROOT = TESTS.parent
 sys.path[:0] = [str(ROOT), str(TESTS)]
 
-from conftest import FakeEmbedder  # noqa: E402
+from conftest import fake_load_embedder  # noqa: E402
 
 import kb.ingest  # noqa: E402 - after the path set-up above
 import kb.knowledge_base  # noqa: E402
@@ -112,7 +112,7 @@ def install() -> None:
     """The fake model under the configured name, small store batches and embedding groups (so
     one ingest writes several groups of articles), and a step per write."""
     kb.ingest.EMBED_GROUP = GROUP
-    kb.knowledge_base.load_embedder = lambda model, backend: FakeEmbedder(name=model)  # type: ignore[assignment]
+    kb.knowledge_base.load_embedder = fake_load_embedder  # type: ignore[assignment]
     original_init = ChromaStore.__init__
     original_upsert = ChromaStore.upsert
 

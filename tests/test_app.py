@@ -16,7 +16,7 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from kb import Answer, ArticleSummary, Citation, KnowledgeBase, Settings
+from kb import Answer, ArticleSummary, Citation, KBError, KnowledgeBase, Settings
 from kb.answer import NO_ANSWER
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
@@ -532,3 +532,25 @@ def test_a_time_in_the_question_is_a_filter_the_user_can_remove(
     assert not at.exception
     assert not [c.value for c in at.caption if "🕒" in c.value]
     assert any('class="kb-answer"' in b for b in html_bodies(at))  # still answered
+
+
+@pytest.mark.real_model
+def test_the_page_speaks_spanish_when_asked_to(
+    monkeypatch: pytest.MonkeyPatch, real_index: Path
+) -> None:
+    monkeypatch.setenv("KB_INDEX_DIR", str(real_index))
+    monkeypatch.setenv("KB_UI_LANGUAGE", "es")
+    at = run_page()
+    assert at.title[0].value == "Base de conocimiento de noticias"
+    assert at.text_input(key="question").label == "Haga una pregunta"
+    at = ask(at, "¿Quién preside Index Nuevo León?")
+    assert [h.value for h in at.subheader][:2] == ["Respuesta", "Fuentes"]
+    assert any("Felipe Villarreal" in b for b in html_bodies(at) if 'class="kb-answer"' in b)
+    # the reader's pick on the page wins over the setting
+    at.selectbox(key="page_language").set_value("en").run()
+    assert at.title[0].value == "News knowledge base"
+
+
+def test_the_page_language_setting_is_checked() -> None:
+    with pytest.raises(KBError, match="KB_UI_LANGUAGE"):
+        Settings.from_env({"KB_UI_LANGUAGE": "fr"})

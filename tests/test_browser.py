@@ -107,6 +107,31 @@ def test_a_question_the_news_cannot_answer_is_declined_with_its_reason_in_chromi
         page.screenshot(path=str(ARTIFACTS / "browser-declined.png"), full_page=True)
 
 
+def test_a_spanish_browser_gets_the_spanish_page_and_the_english_source_in_chromium(
+    real_index: Path, tmp_path: Path
+) -> None:
+    """Cross-lingual on the page: the browser asks for Spanish, the question is Spanish, the
+    article that answers it (T21's) is English; its passage names the president."""
+    with (
+        streamlit_app(real_index, tmp_path / "streamlit.log") as url,
+        chromium_page(height=2400, locale="es-MX") as page,
+    ):
+        page.goto(url)
+        box = page.get_by_label("Haga una pregunta")
+        box.wait_for(timeout=ANSWER_TIMEOUT_MS)
+        box.fill("¿Quién preside Index Nuevo León?")
+        box.press("Enter")
+        answer = page.locator(".kb-answer")
+        expect(answer).to_contain_text("Felipe Villarreal", timeout=ANSWER_TIMEOUT_MS)
+        expect(page.get_by_role("heading", name="Respuesta")).to_be_visible()
+        expect(page.get_by_role("heading", name="Fuentes")).to_be_visible()
+        source = page.locator(".kb-card").filter(has=page.locator(f'a[href*="{T21_PATH}"]'))
+        expect(source.first).to_contain_text("Felipe Villarreal, president of Index Nuevo León")
+        expect(source.first.locator(".kb-lang")).to_have_text("EN")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "browser-spanish-page.png"), full_page=True)
+
+
 @pytest.fixture
 def hostile_index(tmp_path: Path, server, real_embedder) -> Path:  # type: ignore[no-untyped-def]
     """An index of tests/fixtures/feeds/xss.xml: markup, markdown links, images, javascript: URL."""

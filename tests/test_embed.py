@@ -44,14 +44,42 @@ def test_a_missing_model_directory_is_an_embedder_error(tmp_path: Path) -> None:
 
 @pytest.mark.real_model
 def test_real_model_shape_and_window(real_embedder) -> None:  # type: ignore[no-untyped-def]
-    assert real_embedder.name == "all-MiniLM-L6-v2"
-    assert real_embedder.dimension == 384
-    assert real_embedder.max_tokens == 256
+    assert real_embedder.name == "all-MiniLM-L6-v2+use-multilingual-v3"
+    assert real_embedder.dimension == 384 + 512
+    assert real_embedder.max_tokens == 256  # the main model's window
     assert isinstance(real_embedder, Embedder)
+    assert real_embedder.primary.name == "all-MiniLM-L6-v2"
+
+
+@pytest.mark.real_model
+def test_the_joint_vector_ranks_by_the_weighted_parts(real_embedder) -> None:  # type: ignore[no-untyped-def]
+    """Each part of a joint vector is its model's unit vector; a weighted query ranks by
+    w1 * cos1 + w2 * cos2, so a Spanish question finds the English passage through the
+    multilingual part."""
+    passages = real_embedder.embed(
+        [
+            "The council backed the Manufacturing, Maquiladora and Export Services Industry "
+            "Program (IMMEX).",
+            "NASA's Hubble telescope saw water plumes rising above Jupiter's moon Europa.",
+        ]
+    )
+    assert np.allclose(np.linalg.norm(passages, axis=1), 1.0, atol=1e-4)
+    question = real_embedder.embed(["¿Qué programa de exportación respaldó el consejo?"])[0]
+    main, multilingual = real_embedder.split(passages)
+    assert np.allclose(np.linalg.norm(main, axis=1), 1.0, atol=1e-4)
+    assert np.allclose(np.linalg.norm(multilingual, axis=1), 1.0, atol=1e-4)
+    only_multilingual = real_embedder.weighted(question, 0.0, 1.0)
+    scores = passages @ only_multilingual
+    assert scores[0] > scores[1] + 0.1
+    q_main, q_multi = real_embedder.split(question)
+    expected = (0.35 * (main @ q_main) + 1.5 * (multilingual @ q_multi)) / np.sqrt(2)
+    weighted = passages @ real_embedder.weighted(question, 0.35, 1.5)
+    assert np.argsort(weighted).tolist() == np.argsort(expected).tolist()
 
 
 @pytest.mark.real_model
 def test_real_model_gives_unit_vectors_that_rank_meaning(real_embedder) -> None:  # type: ignore[no-untyped-def]
+    real_embedder = real_embedder.primary
     vectors = real_embedder.embed(
         [
             "Mexico's export manufacturing program",
@@ -88,6 +116,7 @@ def test_a_model_that_is_nowhere_local_says_how_to_get_it(tmp_path: Path) -> Non
 @pytest.mark.real_model
 def test_onnx_int8_is_the_default_and_stays_close_to_torch_fp32(real_embedder) -> None:  # type: ignore[no-untyped-def]
     """The default backend against the sentence-transformers reference, on real news text."""
+    real_embedder = real_embedder.primary
     assert isinstance(real_embedder, OnnxEmbedder)
     assert real_embedder.backend == "onnx-int8"
     reference = SentenceTransformerEmbedder()

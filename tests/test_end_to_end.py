@@ -47,6 +47,28 @@ def test_immex_question_is_answered_from_the_t21_article(real_kb: KnowledgeBase)
     assert cited.title.startswith("Index highlights the importance of the IMMEX program")
 
 
+@pytest.mark.parametrize(
+    "question", ["¿Quién preside Index Nuevo León?", "¿Quién es el presidente de Index Nuevo León?"]
+)
+def test_a_spanish_question_cites_the_english_passage_that_answers_it(
+    real_kb: KnowledgeBase, question: str
+) -> None:
+    """Cross-lingual: the T21 article is English; the multilingual model finds it."""
+    answer = real_kb.ask(question)
+    assert answer.confident, answer.reason
+    assert "Felipe Villarreal" in answer.text
+    _first, n = quoted(answer)[0]
+    cited = answer.citations[n - 1]
+    assert T21_SLUG in cited.url
+    assert cited.language == "en"
+    assert "Felipe Villarreal, president of Index Nuevo León" in cited.passage
+
+
+def test_an_english_question_finds_the_spanish_article(real_kb: KnowledgeBase) -> None:
+    hits = real_kb.search("What is Brussels asking about deportations?", k=3)
+    assert any("elpais-bruselas" in h.url for h in hits)
+
+
 def test_answer_markers_match_citations_and_quotes_are_verbatim(real_kb: KnowledgeBase) -> None:
     for question in [
         "What does IMMEX stand for?",

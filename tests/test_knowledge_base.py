@@ -202,3 +202,24 @@ def test_an_english_only_model_has_less_say_on_spanish_questions(tmp_path: Path)
     assert other._dense_weight(spanish) == 1.0
     english.close()
     other.close()
+
+
+def test_an_index_built_before_the_multilingual_model_keeps_its_one_model(
+    tmp_path: Path,
+) -> None:
+    """No model is loaded: the names alone decide (the catalog and the store record them)."""
+    from kb.catalog import Catalog
+
+    index = tmp_path / "old-index"
+    catalog = Catalog(index / "catalog.sqlite3")
+    catalog.set_meta("model", "all-MiniLM-L6-v2")
+    catalog.close()
+    old = KnowledgeBase.open(index)
+    assert old.settings.multilingual == ""
+    assert old.model_name == "all-MiniLM-L6-v2"
+    old.close()
+    new = KnowledgeBase.open(tmp_path / "new-index")
+    assert new.model_name == "all-MiniLM-L6-v2+use-multilingual-v3"
+    new.close()
+    with pytest.raises(ModelMismatchError, match="use-multilingual-v3"):
+        KnowledgeBase.open(tmp_path / "new-index", model="another-model", multilingual="")
