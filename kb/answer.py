@@ -55,6 +55,7 @@ EVIDENCE_TERMS = 1.5
 EVIDENCE_SIMILARITY = 1.0
 EVIDENCE_NAMES = 0.5
 MIN_EVIDENCE = 1.70
+_YEARLIKE = re.compile(r"^(19|20)\d\d$")
 #: The term share assumed when question and article differ in language (words cannot match).
 CROSS_LINGUAL_TERMS = 0.8
 #: A passage backs the answer when it holds this share of the question's rarer terms.
@@ -401,7 +402,7 @@ class Coverage:
 
     missing_year: str  # a year of the question neither in the text nor the publication year
     missing_numbers: tuple[str, ...]  # numbers that are part of a name ("iPhone 15")
-    names: float  # weighted share of the question's names held (1.0 without names)
+    names: float  # weighted share of the question's names and numbers held (1.0 without)
     missing_names: tuple[str, ...]
     terms: float  # rarity-weighted share of all the question's terms held
     missing_terms: tuple[str, ...]  # the rarest terms it lacks, rarest first
@@ -457,10 +458,16 @@ def coverage(
     names = [
         w
         for w in dict.fromkeys(question.specific)
-        if not w[0].isdigit() and (same or _looks_universal(w, question))
+        if (w[0].isdigit() and not _YEARLIKE.match(w))
+        or (not w[0].isdigit() and (same or _looks_universal(w, question)))
     ]
-    name_weight = {w: max(weights.get(stem(w, question.language), 0.0), 1.0) for w in names}
-    missing_names = tuple(w for w in names if not held(w))
+    name_weight = {
+        w: RARE_IDF if w[0].isdigit() else max(weights.get(stem(w, question.language), 0.0), 1.0)
+        for w in names
+    }
+    missing_names = tuple(
+        w for w in names if not (w in held_numbers if w[0].isdigit() else held(w))
+    )
     name_share = (
         1 - sum(name_weight[w] for w in missing_names) / sum(name_weight.values()) if names else 1.0
     )

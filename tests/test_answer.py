@@ -224,3 +224,17 @@ def test_rarity_is_bm25_idf() -> None:
 def test_passages_without_a_whole_sentence_give_no_answer() -> None:
     answer = ask("Will Mexico fight?", [hit("Mexico fight.", 1)])
     assert (answer.confident, answer.reason_code, answer.text) == (False, "weak", NO_ANSWER)
+
+
+def test_the_questions_numbers_count_like_its_names() -> None:
+    """A recall of another size is another recall: the missing number lowers the evidence."""
+    from kb.answer import _evidence, idf_of
+
+    asked = analyse("Which automaker recalled 2.9 million vehicles?", now=NOW)
+    weights = idf_of(asked, dict.fromkeys(asked.words, 5.0))
+    other = [hit("Honda recalled 1.2 million vehicles over faulty airbags.", 1)]
+    same = [hit("Ford recalled 2.9 million vehicles over a rollaway risk.", 2)]
+    missing = coverage(asked, other, [_evidence(h) for h in other], 0, weights)
+    held = coverage(asked, same, [_evidence(h) for h in same], 0, weights)
+    assert missing.missing_names == ("2.9",)
+    assert missing.names < held.names == 1.0
