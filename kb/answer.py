@@ -23,7 +23,17 @@ from datetime import datetime
 
 from kb.chunk import split_sentences
 from kb.language import STOPWORDS, detect_language
-from kb.question import MONTHS, Question, TimeScope, fold, norm, numbers_in, stem, words
+from kb.question import (
+    MONTHS,
+    Question,
+    TimeScope,
+    fold,
+    norm,
+    numbers_in,
+    stem,
+    words,
+    year_like,
+)
 from kb.search import Hit
 
 NO_ANSWER = "The knowledge base holds no good answer to this question."
@@ -55,7 +65,6 @@ EVIDENCE_TERMS = 1.5
 EVIDENCE_SIMILARITY = 1.0
 EVIDENCE_NAMES = 0.5
 MIN_EVIDENCE = 1.70
-_YEARLIKE = re.compile(r"^(19|20)\d\d$")
 #: The term share assumed when question and article differ in language (words cannot match).
 CROSS_LINGUAL_TERMS = 0.8
 #: A passage backs the answer when it holds this share of the question's rarer terms.
@@ -98,6 +107,8 @@ _SPAN_NUMBER = re.compile(
 _SPAN_NAME = re.compile(
     r"\b[A-ZÁÉÍÓÚÑ][\w'’.-]*(?:\s+(?:(?:of|de|del|la|and|y|&)\s+)?[A-ZÁÉÍÓÚÑ][\w'’.-]*)*"
 )
+#: Words that alone make no name in an answer span (function words, months), folded.
+_NO_NAME = frozenset(fold(w) for w in STOPWORDS | set(MONTHS))
 _MONTH_NAMES = "|".join(sorted(MONTHS, key=len, reverse=True))
 _SPAN_DATE = re.compile(
     rf"\b(?:(?:{_MONTH_NAMES})\.?\s+\d{{1,2}}(?:,\s*\d{{4}})?|"
@@ -241,6 +252,9 @@ def answer_question(
     chosen_hit = quoted[0].hit if quoted else 0
     cover = coverage(question, hits, evidence, chosen_hit, weights, sentence_similarity)
     code, detail = judge(question, cover) if quoted else ("weak", "")
+    if code:
+        related = _related(question, hits, evidence, best_in_hit, weights, exclude=set(), first=1)
+        return decline(question, code, detail, related=related)
     article = hits[chosen_hit].article_id or hits[chosen_hit].url
     backing = [
         i
@@ -249,11 +263,7 @@ def answer_question(
     ]
     # The part that answers is looked for in the stating sentence; the second only backs it.
     spans: dict[int, tuple[int, int] | None] = {s.hit: None for s in quoted}
-    if quoted:
-        spans[quoted[0].hit] = _answer_span(question, hits[quoted[0].hit].text, quoted[0])
-    if code:
-        related = _related(question, hits, evidence, best_in_hit, weights, exclude=set(), first=1)
-        return decline(question, code, detail, related=related)
+    spans[quoted[0].hit] = _answer_span(question, hits[quoted[0].hit].text, quoted[0])
     order = list(dict.fromkeys([*(s.hit for s in quoted), *backing]))
     number = {hit: n + 1 for n, hit in enumerate(order)}
     citations = [
@@ -352,7 +362,7 @@ def _holds_kind(question: Question, text: str, tokens: list[str], asked: set[str
         }
         return 1.0 if found else 0.0
     if kind == "date":
-        years = {n for n in numbers_in(text) if len(n) == 4 and n[:2] in ("19", "20")}
+        years = {n for n in numbers_in(text) if year_like(n)}
         dated = years - set(question.numbers) or any(t.lower() in _DATE_WORDS for t in tokens)
         return 1.0 if dated else 0.0
     # a name: a capitalised word past the sentence's first that the question does not hold
@@ -458,7 +468,7 @@ def coverage(
     names = [
         w
         for w in dict.fromkeys(question.specific)
-        if (w[0].isdigit() and not _YEARLIKE.match(w))
+        if (w[0].isdigit() and not year_like(w))
         or (not w[0].isdigit() and (same or _looks_universal(w, question)))
     ]
     name_weight = {
@@ -516,7 +526,7 @@ def _named_numbers(question: Question) -> list[str]:
     for before, token in itertools.pairwise(tokens):
         if token[0].isdigit() and before[0].isalpha() and any(c.isupper() for c in before):
             number = norm(token)
-            if not (len(number) == 4 and number[:2] in ("19", "20")):
+            if not year_like(number):
                 found.append(number)
     return found
 
@@ -546,11 +556,7 @@ def _clip(word: str, limit: int = 40) -> str:
 
 def _supports(question: Question, evidence: _Evidence, weights: Mapping[str, float]) -> bool:
     """A passage backs the answer when it holds most of the question's specific weight."""
-    specific = {
-        stem(w, question.language): weights.get(stem(w, question.language), 0.0)
-        for w in question.words
-        if weights.get(stem(w, question.language), 0.0) >= RARE_IDF
-    }
+    specific = {t: w for t, w in weights.items() if w >= RARE_IDF}
     if not specific:
         return False
     held = sum(w for t, w in specific.items() if t in evidence.stems or t in evidence.folded)
@@ -620,12 +626,12 @@ def _citation(
 
 def _evidence(hit: Hit) -> _Evidence:
     language = hit.language or detect_language(hit.text, default="en")
-    tokens = words(f"{hit.title} {hit.text}")
-    folded = {norm(t) for t in tokens}
+    text = f"{hit.title} {hit.text}"
+    folded = {norm(t) for t in words(text)}
     return _Evidence(
         stems={stem(t, language) for t in folded if t not in STOPWORDS},
         folded=folded,
-        numbers=numbers_in(f"{hit.title} {hit.text}"),
+        numbers=numbers_in(text),
         language=language,
     )
 
@@ -665,7 +671,7 @@ def _answer_span(question: Question, passage: str, sentence: Sentence) -> tuple[
         tokens = {norm(t) for t in words(found)}
         if not found or tokens & asked or (pattern is _SPAN_NAME and match.start() == 0):
             continue
-        if pattern is _SPAN_NAME and tokens <= {fold(w) for w in STOPWORDS | set(MONTHS)}:
+        if pattern is _SPAN_NAME and tokens <= _NO_NAME:
             continue
         distance = min((abs(match.start() - a) for a in anchors), default=0)
         candidates.append(

@@ -25,8 +25,7 @@ from kb.fetch import Fetcher
 from kb.filters import Filters, chroma_where
 from kb.ids import article_of_chunk
 from kb.ingest import Ingestor, Progress
-from kb.language import detect_language
-from kb.question import Question, TimeScope, analyse
+from kb.question import Question, TimeScope, analyse, is_foreign
 from kb.report import IngestReport
 from kb.search import Hit, diversify, hit_from, rrf_fuse
 from kb.sources import check_sources, read_feed_source
@@ -237,6 +236,7 @@ class KnowledgeBase:
         searched (both release the GIL), so the two costs overlap instead of adding up. Both
         rankings are of chunk ids; texts and metadata are read for the top few only."""
         pool = max(CANDIDATES, 4 * k) * (4 if filters and filters.categories else 1)
+        foreign = is_foreign(query)
         lexical_job = self._lexical(query, pool, filters) if self.retrieval != "dense" else None
         try:
             if vector is None:
@@ -245,7 +245,9 @@ class KnowledgeBase:
                 [
                     cid
                     for cid, _ in self.store.query(
-                        self._query_vector(query, vector), k=pool, where=chroma_where(filters)
+                        self._query_vector(vector, foreign=foreign),
+                        k=pool,
+                        where=chroma_where(filters),
                     )
                 ]
                 if self.retrieval != "lexical"
@@ -256,7 +258,7 @@ class KnowledgeBase:
         if filters and dense:  # Chroma tested all but categories; the catalog tests them all
             allowed = self.catalog.articles_matching(map(article_of_chunk, dense), filters)
             dense = [cid for cid in dense if article_of_chunk(cid) in allowed]
-        fused = rrf_fuse([dense, lexical], weights=[self._dense_weight(query), 1.0])
+        fused = rrf_fuse([dense, lexical], weights=[self._dense_weight(foreign=foreign), 1.0])
         ranked = diversify(
             [cid for cid, _ in fused], {cid: article_of_chunk(cid) for cid, _ in fused}
         )
@@ -277,22 +279,18 @@ class KnowledgeBase:
         split = getattr(self.embedder, "split", None)
         return split(vector)[0] if split is not None else vector
 
-    def _query_vector(self, query: str, vector: np.ndarray) -> np.ndarray:
+    def _query_vector(self, vector: np.ndarray, *, foreign: bool) -> np.ndarray:
         """The dense query: with the multilingual model joined, the English-only part weighs
-        FOREIGN_DENSE_WEIGHT for a question in another language, the multilingual part
-        MULTILINGUAL_WEIGHT."""
+        FOREIGN_DENSE_WEIGHT for a question in another language (foreign), the multilingual
+        part MULTILINGUAL_WEIGHT."""
         weighted = getattr(self.embedder, "weighted", None)
         if weighted is None:
             return vector
         primary = getattr(self.embedder, "primary", None)
         main = 1.0
-        if primary is not None and english_only(primary.name) and self._foreign(query):
+        if primary is not None and english_only(primary.name) and foreign:
             main = FOREIGN_DENSE_WEIGHT
         return np.asarray(weighted(vector, main, MULTILINGUAL_WEIGHT))
-
-    def _foreign(self, query: str) -> bool:
-        language = detect_language(query) or analyse(query).language
-        return bool(language) and language != "en"
 
     def _lexical(
         self, query: str, limit: int, filters: Filters | None
@@ -305,10 +303,11 @@ class KnowledgeBase:
                 self.catalog.search_lexical, query, limit=limit, filters=filters
             )
 
-    def _dense_weight(self, query: str) -> float:
-        """Less say for an English-only model on a question it cannot read well (with the
-        multilingual model joined, the dense query itself weighs its parts)."""
-        if english_only(self.model_name) and self._foreign(query):
+    def _dense_weight(self, *, foreign: bool) -> float:
+        """Less say for an English-only model on a question in another language (foreign),
+        which it cannot read well (with the multilingual model joined, the dense query itself
+        weighs its parts)."""
+        if english_only(self.model_name) and foreign:
             return FOREIGN_DENSE_WEIGHT
         return 1.0
 

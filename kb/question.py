@@ -195,9 +195,9 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
-def stems(text: str, language: str = "en") -> set[str]:
-    """The stems of text's content words."""
-    return {stem(w, language) for w in words(text) if w.lower() not in STOPWORDS}
+def year_like(number: str) -> bool:
+    """Whether a number reads as a year of the last two centuries (19xx, 20xx)."""
+    return len(number) == 4 and number[:2] in ("19", "20") and number.isdigit()
 
 
 def numbers_in(text: str) -> set[str]:
@@ -212,7 +212,7 @@ def _number(word: str) -> str:
 def analyse(question: str, *, now: datetime | None = None) -> Question:
     """The question's terms, specific words, expected answer and time scope."""
     text = " ".join(question.split())
-    language = detect_language(text, default="") or _guess_short(text)
+    language = question_language(text)
     when, search_text = time_scope(text, now or datetime.now(UTC))
     tokens = words(text)
     folded = [norm(t) for t in tokens]
@@ -241,6 +241,17 @@ def analyse(question: str, *, now: datetime | None = None) -> Question:
         search_text=search_text,
         words=tuple(dict.fromkeys(content)),
     )
+
+
+def question_language(text: str) -> str:
+    """The language of a question: detect_language's guess, else a short question's marks."""
+    return detect_language(text, default="") or _guess_short(text)
+
+
+def is_foreign(text: str) -> bool:
+    """Whether a question is, as far as can be told, in another language than English."""
+    language = question_language(text)
+    return bool(language) and language != "en"
 
 
 def _guess_short(text: str) -> str:

@@ -19,6 +19,7 @@ from kb.knowledge_base import (
     parse_feeds_list,
     sample_feeds,
 )
+from kb.question import is_foreign
 
 
 def test_open_uses_kb_index_dir_and_an_explicit_dir_wins(
@@ -196,10 +197,11 @@ def test_an_english_only_model_has_less_say_on_spanish_questions(tmp_path: Path)
     english = KnowledgeBase.open(tmp_path / "a", embedder=FakeEmbedder(name="all-MiniLM-L6-v2"))
     other = KnowledgeBase.open(tmp_path / "b", embedder=FakeEmbedder(name="my-multilingual"))
     spanish = "¿Cuál es el puerto que movió más contenedores en el año?"
-    assert english._dense_weight(spanish) == FOREIGN_DENSE_WEIGHT < 1.0
-    assert english._dense_weight("Which port moved the most containers this year?") == 1.0
-    assert english._dense_weight("IMMEX") == 1.0  # too short to tell: no change
-    assert other._dense_weight(spanish) == 1.0
+    weight = lambda kb, question: kb._dense_weight(foreign=is_foreign(question))  # noqa: E731
+    assert weight(english, spanish) == FOREIGN_DENSE_WEIGHT < 1.0
+    assert weight(english, "Which port moved the most containers this year?") == 1.0
+    assert weight(english, "IMMEX") == 1.0  # too short to tell: no change
+    assert weight(other, spanish) == 1.0
     english.close()
     other.close()
 
