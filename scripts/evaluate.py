@@ -377,10 +377,13 @@ def score_answers(
 ) -> dict[str, float]:
     """ask() on answerable questions: the share whose answer text holds a gold answer string,
     the share answered at all, and the share declined among those whose gold article is in
-    the top 5 passages (a wrong decline: the evidence was there)."""
+    the top 5 passages (a wrong decline: the evidence was there); ask()'s median milliseconds."""
     holds = answered = retrieved = wrongly = 0
+    latencies = []
     for case in cases:
+        started = time.perf_counter()
         answer = kb.ask(case.question)
+        latencies.append(1000 * (time.perf_counter() - started))
         found = case.gold in {gold_of(h.url) for h in kb.search(case.question, k=5)}
         answered += answer.confident
         holds += answer.confident and answer_in([answer.text], case.answers)
@@ -393,6 +396,7 @@ def score_answers(
         "answered": answered / n,
         "retrieved": retrieved / n,
         "wrongly_declined": wrongly / max(retrieved, 1),
+        "ask_p50_ms": statistics.median(latencies) if latencies else 0.0,
     }
 
 
@@ -569,9 +573,8 @@ def evaluate_newsroom(
         gold_of = lambda url: id_of_url.get(room.original(url) or "")  # noqa: E731
         out["realtimeqa"] = compare_modes(kb, questions["rtqa"], gold_of)
         note("newsroom: ask() on RealTimeQA, its near-miss and dated sets, XQuAD-en, XQuAD-es")
-        _share, latencies = confident_share(kb, [c.question for c in questions["rtqa"]])
-        out["ask_p50_ms"] = statistics.median(latencies)
         out["answers_realtimeqa"] = score_answers(kb, questions["rtqa"], gold_of)
+        out["ask_p50_ms"] = out["answers_realtimeqa"].pop("ask_p50_ms")
         out["near_miss_realtimeqa"] = near_miss(kb, questions["rtqa"], gold_of)
         # The dates the index holds (the CNN feed items carry none, so theirs is the ingest's).
         dates = {gold_of(a.url): a.published for a in kb.latest(100_000)}
