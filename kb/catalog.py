@@ -171,6 +171,29 @@ class Catalog:
         with self.transaction() as db:
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (key, value))
 
+    def generation(self) -> int:
+        """How many times ingests have published their writes: a process that sees it change
+        reopens what it keeps in memory (the embedded vector store)."""
+        value = self.get_meta("generation")
+        return int(value) if value and value.isdigit() else 0
+
+    def publish(self, *, refreshed: bool = False) -> int:
+        """Count a batch of writes as visible to other processes (refreshed: a whole refresh
+        ended, which also becomes the last refresh time); returns the new generation."""
+        with self.transaction() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+            generation = (int(row[0]) if row and str(row[0]).isdigit() else 0) + 1
+            db.execute(
+                "INSERT OR REPLACE INTO meta (key, value) VALUES ('generation', ?)",
+                (str(generation),),
+            )
+            if refreshed:
+                db.execute(
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('last_refresh', ?)",
+                    (utc_now(),),
+                )
+        return generation
+
     # --- feeds ------------------------------------------------------------------------------
     def record_feed(
         self,

@@ -43,6 +43,9 @@ TITLE_TOKENS = 40
 OVERLAP_TOKENS = 40
 #: Passages embedded and written together (several articles' worth).
 EMBED_GROUP = 128
+#: During a long ingest, what it has written is published to other processes' readers (they
+#: reopen the vector store) at most this often, and once more when it ends.
+PUBLISH_EVERY = 5.0
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ class Ingestor:
         self._feeds: dict[str, _FeedState] = {}
         self._timings: dict[str, float] = {}
         self._timing_lock = threading.Lock()
+        self._published = time.monotonic()
 
     @contextlib.contextmanager
     def _timed(self, stage: str) -> Iterator[None]:
@@ -151,10 +155,16 @@ class Ingestor:
             fetch = state.fetch
             if state.complete and (fetch.etag or fetch.last_modified):
                 self.catalog.set_feed_validators(source, fetch.etag, fetch.last_modified)
-        self.catalog.set_meta("last_refresh", utc_now())
+        self._publish(refreshed=True)
         report.elapsed = time.monotonic() - started
         report.timings = {k: round(v, 3) for k, v in sorted(self._timings.items())}
         return report
+
+    def _publish(self, *, refreshed: bool = False) -> None:
+        """Tell other processes the writes so far are there to read; this process's own store
+        already holds them."""
+        self.store.adopt(self.catalog.publish(refreshed=refreshed))
+        self._published = time.monotonic()
 
     def _drop_interrupted(self, planned: set[str]) -> None:
         """Articles a crash left half-written that no feed offers again: remove them whole, so
@@ -384,6 +394,8 @@ class Ingestor:
                     ],
                     aliases=ready.unit.aliases,
                 )
+        if time.monotonic() - self._published >= PUBLISH_EVERY:
+            self._publish()
 
 
 def _same_article(unit: _Work, page: PageText | None, group: list[_Ready]) -> bool:

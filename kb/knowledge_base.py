@@ -20,7 +20,7 @@ from kb.answer import Answer, answer_question, decline, rarity_from_counts
 from kb.catalog import ArticleSummary, Catalog, Facets, FeedRecord
 from kb.config import DEFAULT_FEEDS, Settings
 from kb.embed import Embedder, english_only, load_embedder
-from kb.errors import ConfigError, IngestRunningError, ModelMismatchError
+from kb.errors import ConfigError, IngestRunningError, ModelMismatchError, StoreError
 from kb.fetch import Fetcher
 from kb.filters import Filters, chroma_where
 from kb.ids import article_of_chunk
@@ -111,6 +111,7 @@ class KnowledgeBase:
             url=settings.chroma_url,
             collection=settings.collection,
             token=settings.chroma_token,
+            generation=self.catalog.generation(),
         )
         self._fetcher = fetcher
         self._lexical_pool: ThreadPoolExecutor | None = None
@@ -153,6 +154,7 @@ class KnowledgeBase:
         if self._lexical_pool is not None:
             self._lexical_pool.shutdown(wait=True)
             self._lexical_pool = None
+        self.store.close()
         self.catalog.close()
         if self._fetcher is not None:
             self._fetcher.close()
@@ -235,6 +237,7 @@ class KnowledgeBase:
         BM25 runs in SQLite on a worker thread while the query is embedded and the vector index
         searched (both release the GIL), so the two costs overlap instead of adding up. Both
         rankings are of chunk ids; texts and metadata are read for the top few only."""
+        self.catch_up()
         pool = max(CANDIDATES, 4 * k) * (4 if filters and filters.categories else 1)
         foreign = is_foreign(query)
         lexical_job = self._lexical(query, pool, filters) if self.retrieval != "dense" else None
@@ -273,6 +276,17 @@ class KnowledgeBase:
             for text, meta, vec in [stored[cid]]
         ]
         return hits, vector
+
+    def catch_up(self) -> bool:
+        """See what other processes' refreshes wrote since this one last looked (the catalog's
+        generation changed): the embedded vector store is reopened, the model kept. Every
+        search does this first; True when something was reopened. A store that cannot be
+        reopened now is kept as it was (and tried again on the next search)."""
+        try:
+            return self.store.refresh(self.catalog.generation())
+        except StoreError as exc:
+            logger.warning("could not reopen the store to see the latest refresh: %s", exc)
+            return False
 
     def _main_part(self, vector: np.ndarray) -> np.ndarray:
         """The main model's unit vector inside a (joint) vector."""

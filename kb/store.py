@@ -3,13 +3,22 @@
 The store never embeds: vectors are always passed in, so Chroma's default embedding function
 (which downloads a model) never runs. The collection records the model that made its vectors, and
 opening it with another model is a ModelMismatchError.
+
+An embedded store is read by every process that opens the index directory, but Chroma keeps the
+vector index in memory per process: once the writing process persists its index (every 1,000
+records, and on exit) it drops those records from the shared log, so a reader that loaded the
+index earlier never finds them. The catalog counts the refreshes (its generation); a reader that
+sees a new one reopens the store (refresh()), sharing one Chroma client per directory and
+generation within a process and stopping the clients no store uses any more.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -37,27 +46,83 @@ class ChromaStore:
         client: Any = None,
         collection: str = COLLECTION,
         token: str | None = None,
+        generation: int = 0,
     ) -> None:
         self.model = model
+        self._name = collection
+        self._lock = threading.Lock()
+        #: The shared embedded client this store reads through (None: a server or a given client).
+        self._shared: _Shared | None = None
+        if client is None and not url:
+            self._shared = _acquire(_embedded_path(index_dir), generation)
+            client = self._shared.client
         self._client = client or _client(index_dir, url, token)
         try:
-            self._collection = self._client.get_or_create_collection(
-                collection,
-                embedding_function=None,
-                metadata={"hnsw:space": "cosine", "kb_model": model},
-            )
-        except Exception as exc:
-            raise StoreError(f"cannot open Chroma collection {collection!r}: {exc}") from exc
+            self._collection = self._open_collection(self._client)
+        except StoreError:
+            self.close()
+            raise
         stored = (self._collection.metadata or {}).get("kb_model")
         if stored and stored != model:
+            self.close()
             raise ModelMismatchError(
                 f"this index was built with embedding model {stored!r}, not {model!r}: "
                 f"use KB_MODEL={stored} or a new --index-dir"
             )
 
+    def _open_collection(self, client: Any) -> Any:
+        try:
+            return client.get_or_create_collection(
+                self._name,
+                embedding_function=None,
+                metadata={"hnsw:space": "cosine", "kb_model": self.model},
+            )
+        except Exception as exc:
+            raise StoreError(f"cannot open Chroma collection {self._name!r}: {exc}") from exc
+
+    @property
+    def generation(self) -> int | None:
+        """The catalog generation this embedded store was loaded at (None for a server)."""
+        return self._shared.generation if self._shared is not None else None
+
+    def refresh(self, generation: int) -> bool:
+        """Read the store as of catalog generation `generation` (another process refreshed the
+        index): reopen the embedded store if it was loaded at another generation. A server
+        needs nothing (it is one process). True when it reopened; a failure keeps the store
+        as it was and raises StoreError."""
+        shared = self._shared
+        if shared is None or shared.generation == generation:
+            return False
+        fresh = _acquire(shared.path, generation)
+        try:
+            collection = self._open_collection(fresh.client)
+        except StoreError:
+            _release(fresh)
+            raise
+        with self._lock:
+            self._shared, self._client, self._collection = fresh, fresh.client, collection
+        _release(shared)
+        return True
+
+    def adopt(self, generation: int) -> None:
+        """Record that this process's own store already holds generation `generation` (it
+        wrote it), so its readers need not reopen it."""
+        if self._shared is not None:
+            _adopt(self._shared, generation)
+
+    def close(self) -> None:
+        """Let go of the shared embedded client (stopped once no store of this process
+        uses it)."""
+        shared, self._shared = self._shared, None
+        if shared is not None:
+            _release(shared)
+
     def count(self) -> int:
         """How many passages the store holds."""
-        return int(self._collection.count())
+        try:
+            return int(self._collection.count())
+        except Exception as exc:
+            raise StoreError(f"counting passages failed: {exc}") from exc
 
     def upsert(
         self,
@@ -153,8 +218,100 @@ class ChromaStore:
 
     def ids_of_article(self, article_id: str) -> list[str]:
         """The chunk ids stored for one article."""
-        result = self._collection.get(where={"article_id": article_id}, include=[])
+        try:
+            result = self._collection.get(where={"article_id": article_id}, include=[])
+        except Exception as exc:
+            raise StoreError(f"reading the passages of {article_id} failed: {exc}") from exc
         return list(result["ids"])
+
+
+@dataclass(eq=False)
+class _Shared:
+    """One embedded Chroma client of this process: its directory, the catalog generation it
+    was loaded at, and how many stores read through it."""
+
+    path: Path
+    generation: int
+    client: Any
+    users: int = 0
+    live: bool = True
+    system: Any = field(default=None, repr=False)
+
+
+#: Seconds a replaced client keeps serving searches already under way before it is stopped.
+RETIRE_AFTER = 2.0
+_shared_lock = threading.Lock()
+_live: dict[Path, _Shared] = {}
+
+
+def _embedded_path(index_dir: Path | None) -> Path:
+    if index_dir is None:
+        raise StoreError("an index directory or a Chroma server URL is required")
+    return (index_dir / "chroma").resolve()
+
+
+def _acquire(path: Path, generation: int) -> _Shared:
+    """The process's client for the store at path as of generation: the live one if it is of
+    that generation (or the first one), else a new one loaded from disk, which becomes live."""
+    with _shared_lock:
+        current = _live.get(path)
+        if current is not None and current.generation == generation:
+            current.users += 1
+            return current
+        client = _new_persistent_client(path)
+        shared = _Shared(path, generation, client, users=1, system=_system_of(client))
+        if current is not None:
+            current.live = False
+            if current.users == 0:
+                _retire(current)
+        _live[path] = shared
+        return shared
+
+
+def _adopt(shared: _Shared, generation: int) -> None:
+    with _shared_lock:
+        if shared.live:
+            shared.generation = generation
+
+
+def _release(shared: _Shared) -> None:
+    with _shared_lock:
+        shared.users -= 1
+        if shared.users > 0:
+            return
+        if not shared.live:
+            _retire(shared)
+
+
+def _retire(shared: _Shared) -> None:
+    """Stop a client no store uses once the searches that read it last have surely ended
+    (RETIRE_AFTER seconds; they take milliseconds), which frees its in-memory vector index."""
+    timer = threading.Timer(RETIRE_AFTER, _stop, (shared,))
+    timer.daemon = True
+    timer.start()
+
+
+def _stop(shared: _Shared) -> None:
+    if shared.system is not None:
+        with contextlib.suppress(Exception):
+            shared.system.stop()
+        shared.system = None
+
+
+def _new_persistent_client(path: Path) -> Any:
+    """A PersistentClient that loads the store from disk now. chromadb shares one client per
+    directory in a process; forgetting its entry first makes it build a new one (the old one
+    keeps serving the stores that still use it until they let go)."""
+    from chromadb.api.shared_system_client import SharedSystemClient
+
+    key = str(path)
+    SharedSystemClient._identifier_to_system.pop(key, None)
+    SharedSystemClient._identifier_to_refcount.pop(key, None)
+    return _client(path.parent, None)
+
+
+def _system_of(client: Any) -> Any:
+    return getattr(client, "_system", None)
 
 
 def _client(index_dir: Path | None, url: str | None, token: str | None = None) -> Any:
@@ -178,7 +335,9 @@ def _client(index_dir: Path | None, url: str | None, token: str | None = None) -
         if index_dir is None:
             raise StoreError("an index directory or a Chroma server URL is required")
         index_dir.mkdir(parents=True, exist_ok=True)
-        return chromadb.PersistentClient(path=str(index_dir / "chroma"), settings=settings)
+        return chromadb.PersistentClient(
+            path=str((index_dir / "chroma").resolve()), settings=settings
+        )
     except StoreError:
         raise
     except Exception as exc:

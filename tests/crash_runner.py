@@ -129,7 +129,7 @@ def install() -> None:
     ChromaStore.upsert = upsert  # type: ignore[method-assign]
     for name in ("upsert", "delete_article", "update_metadata"):
         hook(ChromaStore, name)
-    for name in ("record_feed", "mark_pending", "complete_article", "record_failure"):
+    for name in ("record_feed", "mark_pending", "complete_article", "record_failure", "publish"):
         hook(Catalog, name)
     hook(Catalog, "set_meta", key_arg=True)
     if hasattr(Catalog, "set_feed_validators"):

@@ -56,8 +56,8 @@ FRESH_POINTS = [
     "after:complete_article:4",
     "after:delete_article:7",
     "after:upsert:4",
-    "after:complete_article:7",  # after the last article, before last_refresh
-    "after:set_meta[last_refresh]:1",  # everything written, process not yet closed
+    "after:complete_article:7",  # after the last article, before the refresh is published
+    "after:publish:1",  # everything written and published, process not yet closed
 ]
 #: Crash points of a re-ingest over an existing index: one item with new text (re-embedded),
 #: one with only a new date (metadata rewritten, nothing embedded) and one new item.
@@ -320,7 +320,7 @@ def test_the_crash_points_cover_every_kind_of_write(
     kinds = {p.rsplit(":", 1)[0] for p in FRESH_POINTS + UPDATE_POINTS}
     for write in ("mark_pending", "delete_article", "upsert", "complete_article"):
         assert f"after:{write}" in kinds
-    assert {"after:batch", "after:update_metadata", "after:set_meta[last_refresh]"} <= kinds
+    assert {"after:batch", "after:update_metadata", "after:publish"} <= kinds
     assert len(set(FRESH_POINTS + UPDATE_POINTS)) >= 20
 
 
