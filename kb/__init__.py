@@ -21,6 +21,7 @@ from kb.filters import Filters
 from kb.knowledge_base import KnowledgeBase, Stats
 from kb.report import FeedResult, IngestReport
 from kb.search import Hit
+from kb.watches import Watch, WatchMatch
 
 __all__ = [
     "Answer",
@@ -44,6 +45,8 @@ __all__ = [
     "Settings",
     "Stats",
     "StoreError",
+    "Watch",
+    "WatchMatch",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

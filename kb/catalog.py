@@ -43,7 +43,17 @@ CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
 CREATE TABLE IF NOT EXISTS passage_rows (rowid INTEGER PRIMARY KEY, article_id TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS passage_rows_by_article ON passage_rows (article_id);
 CREATE VIRTUAL TABLE IF NOT EXISTS passages_vocab USING fts5vocab(passages_fts, 'row');
+CREATE TABLE IF NOT EXISTS watches (
+    watch_id INTEGER PRIMARY KEY, question TEXT NOT NULL, filters TEXT NOT NULL,
+    created TEXT NOT NULL, checked_after INTEGER NOT NULL DEFAULT 0, checked_at TEXT);
+CREATE TABLE IF NOT EXISTS watch_matches (
+    watch_id INTEGER NOT NULL, article_id TEXT NOT NULL, chunk_id TEXT NOT NULL,
+    url TEXT NOT NULL, title TEXT, published TEXT, language TEXT, passage TEXT NOT NULL,
+    sentence TEXT, found_at TEXT NOT NULL, seen INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (watch_id, article_id));
 """
+#: watches are saved questions; checked_after is the articles rowid up to which a watch has
+#: been matched (a new or rewritten article row gets a higher rowid: INSERT OR REPLACE).
 #: passage_rows names each article's FTS rows: FTS5 cannot index article_id, so deleting by it
 #: scanned the whole table (78 ms per article at 100k passages, on every ingest write).
 _TERM = re.compile(r"\w+", re.UNICODE)
@@ -365,6 +375,104 @@ class Catalog:
             (*wanted, *params),
         )
         return {str(r[0]) for r in rows}
+
+    def article_mark(self) -> int:
+        """The newest article row so far: rows written later (new or rewritten articles) have
+        higher marks."""
+        return int(self._query("SELECT COALESCE(MAX(rowid), 0) FROM articles")[0][0])
+
+    def articles_after(self, mark: int, *, limit: int) -> tuple[list[str], int]:
+        """(ids of stored articles written after mark, the mark of the last one listed), at
+        most limit of them, oldest first."""
+        rows = self._query(
+            "SELECT article_id, rowid FROM articles WHERE rowid > ? AND state = 'stored' "
+            "ORDER BY rowid LIMIT ?",
+            (mark, limit),
+        )
+        return [str(r[0]) for r in rows], (int(rows[-1][1]) if rows else mark)
+
+    # --- saved questions (watches) -----------------------------------------------------------
+    def add_watch(self, question: str, filters: str) -> int:
+        """Save a question with its filters (JSON) unless saved already; its id. It matches
+        articles written from now on."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT watch_id FROM watches WHERE question = ? AND filters = ?",
+                (question, filters),
+            ).fetchone()
+            if row:
+                return int(row[0])
+            mark = db.execute("SELECT COALESCE(MAX(rowid), 0) FROM articles").fetchone()[0]
+            cursor = db.execute(
+                "INSERT INTO watches (question, filters, created, checked_after) "
+                "VALUES (?, ?, ?, ?)",
+                (question, filters, utc_now(), int(mark)),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def remove_watch(self, watch_id: int) -> bool:
+        """Forget a saved question and its matches; False if there was none."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM watch_matches WHERE watch_id = ?", (watch_id,))
+            return db.execute("DELETE FROM watches WHERE watch_id = ?", (watch_id,)).rowcount > 0
+
+    def watch_rows(self) -> list[tuple[Any, ...]]:
+        """(watch_id, question, filters, created, checked_after, checked_at, unseen matches)
+        of every saved question, oldest first."""
+        return self._query(
+            "SELECT w.watch_id, w.question, w.filters, w.created, w.checked_after, "
+            "w.checked_at, (SELECT COUNT(*) FROM watch_matches AS m "
+            "WHERE m.watch_id = w.watch_id AND m.seen = 0) FROM watches AS w ORDER BY w.watch_id"
+        )
+
+    def record_watch_matches(
+        self, watch_id: int, checked_after: int, matches: Sequence[Sequence[object]]
+    ) -> int:
+        """Record a watch's matches (article_id, chunk_id, url, title, published, language,
+        passage, sentence) among the articles up to checked_after, and move its mark there;
+        an article already matched is kept as it was. How many are new."""
+        now = utc_now()
+        with self.transaction() as db:
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO watch_matches (watch_id, article_id, chunk_id, url, "
+                "title, published, language, passage, sentence, found_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(watch_id, *m, now) for m in matches],
+            )
+            added = db.total_changes - before
+            db.execute(
+                "UPDATE watches SET checked_after = MAX(checked_after, ?), checked_at = ? "
+                "WHERE watch_id = ?",
+                (checked_after, now, watch_id),
+            )
+        return added
+
+    def watch_match_rows(self, watch_id: int, *, include_seen: bool) -> list[tuple[Any, ...]]:
+        """(article_id, chunk_id, url, title, published, language, passage, sentence, found_at,
+        seen) of a watch's matches, newest article first."""
+        seen = "" if include_seen else "AND seen = 0"
+        return self._query(
+            "SELECT article_id, chunk_id, url, title, published, language, passage, sentence, "
+            f"found_at, seen FROM watch_matches WHERE watch_id = ? {seen} "
+            "ORDER BY published DESC, found_at DESC",
+            (watch_id,),
+        )
+
+    def mark_watch_seen(self, watch_id: int, article_ids: Sequence[str] | None = None) -> int:
+        """Mark a watch's matches (all, or those of article_ids) seen; how many changed."""
+        with self.transaction() as db:
+            if article_ids is None:
+                cursor = db.execute(
+                    "UPDATE watch_matches SET seen = 1 WHERE watch_id = ? AND seen = 0",
+                    (watch_id,),
+                )
+            else:
+                cursor = db.executemany(
+                    "UPDATE watch_matches SET seen = 1 WHERE watch_id = ? AND article_id = ?",
+                    [(watch_id, a) for a in article_ids],
+                )
+            return int(cursor.rowcount)
 
     # --- lexical search ---------------------------------------------------------------------
     def search_lexical(

@@ -1,4 +1,5 @@
-"""Search filters (date range, feeds, categories, languages) as Chroma and SQL clauses; pure."""
+"""Search filters (date range, feeds, categories, languages, articles) as Chroma and SQL
+clauses; pure."""
 
 from __future__ import annotations
 
@@ -16,9 +17,13 @@ class Filters:
     feeds: tuple[str, ...] = ()
     categories: tuple[str, ...] = ()
     languages: tuple[str, ...] = ()
+    #: Only these articles (by id): how a saved question searches a refresh's new articles.
+    articles: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
-        return any((self.since, self.until, self.feeds, self.categories, self.languages))
+        return any(
+            (self.since, self.until, self.feeds, self.categories, self.languages, self.articles)
+        )
 
 
 def chroma_where(filters: Filters | None) -> dict[str, Any] | None:
@@ -34,6 +39,8 @@ def chroma_where(filters: Filters | None) -> dict[str, Any] | None:
         clauses.append({"feed": {"$in": list(filters.feeds)}})
     if filters.languages:
         clauses.append({"language": {"$in": list(filters.languages)}})
+    if filters.articles:
+        clauses.append({"article_id": {"$in": list(filters.articles)}})
     if not clauses:
         return None
     return clauses[0] if len(clauses) == 1 else {"$and": clauses}
@@ -51,7 +58,8 @@ def sql_where(filters: Filters | None, *, table: str = "a") -> tuple[str, list[o
     if filters.until:
         clauses.append(f"{table}.published <= ?")
         params.append(_iso(filters.until))
-    for column, values in (("feed", filters.feeds), ("language", filters.languages)):
+    columns = (("feed", filters.feeds), ("language", filters.languages))
+    for column, values in (*columns, ("article_id", filters.articles)):
         if values:
             clauses.append(f"{table}.{column} IN ({', '.join('?' * len(values))})")
             params.extend(values)

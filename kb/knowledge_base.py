@@ -20,7 +20,13 @@ from kb.answer import Answer, answer_question, decline, rarity_from_counts
 from kb.catalog import ArticleSummary, Catalog, Facets, FeedRecord
 from kb.config import DEFAULT_FEEDS, Settings
 from kb.embed import Embedder, english_only, load_embedder
-from kb.errors import ConfigError, IngestRunningError, ModelMismatchError, StoreError
+from kb.errors import (
+    ConfigError,
+    IngestRunningError,
+    KBError,
+    ModelMismatchError,
+    StoreError,
+)
 from kb.fetch import Fetcher
 from kb.filters import Filters, chroma_where
 from kb.ids import article_of_chunk
@@ -30,6 +36,9 @@ from kb.report import IngestReport
 from kb.search import Hit, diversify, hit_from, rrf_fuse
 from kb.sources import check_sources, read_feed_source
 from kb.store import ChromaStore
+from kb.watches import Watch, WatchMatch, checked_question, filters_to_json, match_new
+from kb.watches import matches as watch_matches
+from kb.watches import watches as saved_watches
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +202,13 @@ class KnowledgeBase:
                     fetcher=fetcher,
                     progress=progress,
                 )
-                return ingestor.run(sources, backfill=backfill)
+                report = ingestor.run(sources, backfill=backfill)
+                if report.new or report.updated:
+                    try:
+                        report.watch_matches = self.check_watches()
+                    except KBError as exc:  # the refresh itself is done and kept
+                        logger.warning("saved questions not matched: %s", exc)
+                return report
         finally:
             if fetcher is not self._fetcher:
                 fetcher.close()
@@ -420,6 +435,45 @@ class KnowledgeBase:
         tmp.write_text(header + "".join(f"{f}\n" for f in feeds), "utf-8")
         tmp.replace(path)
 
+    # --- saved questions (watches) ---------------------------------------------------------
+    def add_watch(self, question: str, filters: Filters | None = None) -> Watch:
+        """Save a question (with its filters): every refresh from now on records the new
+        articles that answer it, by ask()'s rules. Saving it again returns the same watch.
+        ConfigError for an empty, over-long or wordless question."""
+        text = checked_question(question)
+        watch_id = self.catalog.add_watch(text, filters_to_json(filters))
+        return next(w for w in self.watches() if w.watch_id == watch_id)
+
+    def watches(self) -> list[Watch]:
+        """The saved questions, oldest first, each with its count of unseen matches (new)."""
+        return saved_watches(self.catalog)
+
+    def new_for(self, watch: Watch | int, *, include_seen: bool = False) -> list[WatchMatch]:
+        """A saved question's matches not yet marked seen (all with include_seen), newest
+        article first, each with the passage and the sentence that answered."""
+        return watch_matches(self.catalog, _watch_id(watch), include_seen=include_seen)
+
+    def mark_seen(self, watch: Watch | int, article_ids: Iterable[str] | None = None) -> int:
+        """Mark a saved question's matches (all, or those of these articles) seen."""
+        ids = list(article_ids) if article_ids is not None else None
+        return self.catalog.mark_watch_seen(_watch_id(watch), ids)
+
+    def remove_watch(self, watch: Watch | int) -> None:
+        """Forget a saved question and its matches; ConfigError if there is none."""
+        if not self.catalog.remove_watch(_watch_id(watch)):
+            raise ConfigError(f"no saved question {_watch_id(watch)}")
+
+    def check_watches(self) -> int:
+        """Match every saved question against the articles written since it was last matched
+        (a refresh does this itself; a page or script may call it any time). How many new
+        matches were recorded."""
+        added = 0
+        for watch in self.watches():
+            added += match_new(
+                self.catalog, watch, lambda question, filters: self.ask(question, filters=filters)
+            )
+        return added
+
     def stats(self) -> Stats:
         """Articles, passages, feeds and last refresh (read from the catalog; no model load)."""
         articles, passages, feeds = self.catalog.counts()
@@ -432,6 +486,10 @@ class KnowledgeBase:
             last_refresh=datetime.fromisoformat(last) if last else None,
             failed_feeds=failed,
         )
+
+
+def _watch_id(watch: Watch | int) -> int:
+    return watch.watch_id if isinstance(watch, Watch) else int(watch)
 
 
 def narrow(filters: Filters | None, when: TimeScope) -> Filters:

@@ -36,6 +36,8 @@ class IngestReport:
     #: Seconds per stage: feeds (reading them), fetch and extract (pages, summed over the
     #: concurrent workers, so they overlap the rest), chunk, embed and store.
     timings: dict[str, float] = field(default_factory=dict)
+    #: New matches of saved questions among this refresh's articles.
+    watch_matches: int = 0
 
     @property
     def feeds_ok(self) -> int:
@@ -78,6 +80,10 @@ class IngestReport:
             reasons = ", ".join(f"{n} {r}" for r, n in sorted(self.page_errors.items()))
             lines.append(f"  pages not used: {reasons}")
         lines.append(f"passages embedded: {self.passages}")
+        if self.watch_matches:
+            lines.append(
+                f"saved questions: {self.watch_matches} new matches (python scripts/watches.py new)"
+            )
         lines.append(f"elapsed: {self.elapsed:.1f} s")
         if self.timings:
             parts = ", ".join(f"{k} {v:.1f}" for k, v in self.timings.items())

@@ -24,6 +24,8 @@ EXPECTED = [
     "Settings",
     "Stats",
     "StoreError",
+    "Watch",
+    "WatchMatch",
 ]
 
 
