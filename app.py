@@ -37,6 +37,8 @@ from kb import (
     KnowledgeBase,
     Settings,
     Stats,
+    Watch,
+    WatchMatch,
 )
 from kb.answer import NO_ANSWER
 
@@ -61,6 +63,7 @@ STYLE = """<style>
 .kb-latest li { padding: 0.5rem 0; border-bottom: 1px solid rgba(128, 128, 128, 0.2); }
 .kb-latest .kb-meta { margin: 0.1rem 0 0; }
 .kb-feed { font-size: 0.8rem; overflow-wrap: anywhere; padding-top: 0.45rem; }
+.kb-watch { font-size: 0.9rem; overflow-wrap: anywhere; }
 </style>"""
 _MARKER = re.compile(r"\[(\d+)\]")
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
@@ -69,6 +72,9 @@ EARLIEST, LATEST = date(1990, 1, 1), date(2100, 12, 31)
 #: Passages the timeline counts articles among, for a question.
 TIMELINE_PASSAGES = 50
 LATEST_PAGE = 20
+#: Seconds between two reads of the index's status and saved questions by an open page, so it
+#: shows another process's refresh without a click.
+LIVE_EVERY = 5.0
 LANGUAGE_NAMES = {
     "ca": "Catalan",
     "de": "German",
@@ -169,6 +175,26 @@ SPANISH = {
         "La base de conocimiento no tiene una buena respuesta a esta pregunta."
     ),
     "Page language": "Idioma de la página",
+    "Saved questions": "Preguntas guardadas",
+    "Save a question (below its answer) to be shown the new articles that answer it.": (
+        "Guarde una pregunta (bajo su respuesta) para ver los nuevos artículos que la responden."
+    ),
+    "{n} new": "{n} nuevos",
+    "☆ Save this question": "☆ Guardar esta pregunta",
+    "After each refresh, the new articles that answer it are listed under Saved questions.": (
+        "Tras cada actualización, los nuevos artículos que la responden aparecen en Preguntas "
+        "guardadas."
+    ),
+    "Saved. New articles that answer it will be listed under Saved questions.": (
+        "Guardada. Los nuevos artículos que la respondan aparecerán en Preguntas guardadas."
+    ),
+    "Could not save the question: {error}": "No se pudo guardar la pregunta: {error}",
+    "New for “{question}”": "Novedades para “{question}”",
+    "Nothing new since you last looked.": "Nada nuevo desde su última visita.",
+    "Mark as seen": "Marcar como vistos",
+    "Delete saved question": "Borrar la pregunta guardada",
+    "Close": "Cerrar",
+    "Earlier matches": "Coincidencias anteriores",
     "never": "nunca",
     "Catalan": "catalán",
     "German": "alemán",
@@ -455,6 +481,33 @@ def citation_html(citation: Citation, *, highlight: bool) -> str:
     )
 
 
+def match_html(match: WatchMatch) -> str:
+    """A saved question's match: linked title, language and date, the passage with the
+    sentence that answered in <mark>."""
+    lang = (
+        f'<span class="kb-lang" title="{html.escape(language_name(match.language))}">'
+        f"{html.escape(match.language.upper())}</span>"
+        if match.language
+        else ""
+    )
+    at = match.passage.find(match.sentence) if match.sentence else -1
+    if at < 0:
+        passage = html.escape(match.passage)
+    else:
+        end = at + len(match.sentence)
+        passage = (
+            html.escape(match.passage[:at])
+            + f"<mark>{html.escape(match.sentence)}</mark>"
+            + html.escape(match.passage[end:])
+        )
+    title = link(match.url, match.title or tr("Untitled"))
+    return (
+        f'<div class="kb-card kb-match"><div class="kb-title">{title}{lang}</div>'
+        f'<div class="kb-meta">{html.escape(format_date(match.published))}</div>'
+        f'<p class="kb-passage">{passage}</p></div>'
+    )
+
+
 def latest_html(articles: Iterable[ArticleSummary]) -> str:
     """The articles as an escaped list: linked title, then feed, date and language."""
     items = []
@@ -581,8 +634,73 @@ def show_question(kb: KnowledgeBase, question: str, filters: Filters) -> None:
         st.session_state["ignore_time_of"] = question
         st.rerun()
     show_answer(answer)
+    save_question(kb, question, filters)
     days = article_dates((h.url, h.published) for h in hits)
     show_timeline(days, tr("{n} matching articles, by week of publication.", n=len(days)))
+
+
+def save_question(kb: KnowledgeBase, question: str, filters: Filters) -> None:
+    """The button that saves the question (with its filters) as a watch."""
+    help_text = tr(
+        "After each refresh, the new articles that answer it are listed under Saved questions."
+    )
+    if not st.button(tr("☆ Save this question"), key="save_watch", help=help_text):
+        return
+    try:
+        kb.add_watch(question, filters)
+    except KBError as exc:
+        st.error(escape_markdown(tr("Could not save the question: {error}", error=exc)))
+    else:
+        st.success(tr("Saved. New articles that answer it will be listed under Saved questions."))
+
+
+def show_saved(kb: KnowledgeBase) -> None:
+    """Fragment, rerun every LIVE_EVERY s: the saved questions, each with a button saying how
+    many new articles answer it, which opens them on the page."""
+    st.header(tr("Saved questions"))
+    watches = kb.watches()
+    if not watches:
+        st.caption(
+            tr("Save a question (below its answer) to be shown the new articles that answer it.")
+        )
+        return
+    for watch in watches:
+        text, button = st.columns([3, 2], vertical_alignment="center")
+        text.html(f'<div class="kb-watch">{html.escape(watch.question)}</div>')
+        if button.button(
+            tr("{n} new", n=watch.new),
+            key=f"watch-{watch.watch_id}",
+            type="primary" if watch.new else "secondary",
+        ):
+            st.session_state["watch_view"] = watch.watch_id
+            st.rerun()  # the whole page, which shows the watch's matches
+
+
+def show_watch(kb: KnowledgeBase, watch: Watch) -> None:
+    """A saved question's new matches, newest first, with buttons to mark them seen, delete
+    the question or close the list."""
+    st.subheader(tr("New for “{question}”", question=watch.question))
+    fresh = kb.new_for(watch)
+    if fresh:
+        st.html("".join(match_html(m) for m in fresh))
+    else:
+        st.info(tr("Nothing new since you last looked."))
+    earlier = [m for m in kb.new_for(watch, include_seen=True) if m.seen]
+    if earlier:
+        with st.expander(f"{tr('Earlier matches')} ({len(earlier)})"):
+            st.html("".join(match_html(m) for m in earlier))
+    seen, delete, close = st.columns(3)
+    if seen.button(tr("Mark as seen"), key="watch_seen", disabled=not fresh):
+        kb.mark_seen(watch, [m.article_id for m in fresh])
+        st.rerun()
+    if delete.button(tr("Delete saved question"), key="watch_delete"):
+        kb.remove_watch(watch)
+        st.session_state.pop("watch_view", None)
+        st.rerun()
+    if close.button(tr("Close"), key="watch_close"):
+        st.session_state.pop("watch_view", None)
+        st.rerun()
+    st.divider()
 
 
 def show_latest(kb: KnowledgeBase, filters: Filters) -> None:
@@ -672,6 +790,12 @@ def show_status(stats: Stats) -> None:
     if stats.failed_feeds:
         with st.expander(tr("{n} feed(s) failed", n=len(stats.failed_feeds)), expanded=True):
             st.html(failed_feeds_html(stats))
+
+
+def show_live_status(kb: KnowledgeBase) -> None:
+    """Fragment, rerun every LIVE_EVERY s: the index status, so a refresh another process
+    makes shows without a click."""
+    show_status(kb.stats())
 
 
 def show_refresh(kb: KnowledgeBase, job: RefreshJob) -> None:
@@ -807,6 +931,10 @@ def explore(kb: KnowledgeBase, filters_box: DeltaGenerator) -> None:
     with filters_box:
         view = choose_view(kb.facets(), question)
     sync_url(view)
+    watch_id = st.session_state.get("watch_view")
+    watch = next((w for w in kb.watches() if w.watch_id == watch_id), None)
+    if watch is not None:
+        show_watch(kb, watch)
     if question.strip():
         show_question(kb, question, view.filters())
     else:
@@ -839,13 +967,16 @@ def main() -> None:
         filters_box = st.sidebar.container()
         stats = kb.stats()
         with st.sidebar:
-            show_status(stats)
+            st.fragment(show_live_status, run_every=LIVE_EVERY)(kb)
             show_refresh(kb, job)
             show_feeds(kb)
+            saved_box = st.container()
         if stats.articles:
             explore(kb, filters_box)
         else:
             show_empty_state(settings)
+        with saved_box:  # after the page, so a question saved on this run is listed
+            st.fragment(show_saved, run_every=LIVE_EVERY)(kb)
     except KBError as exc:
         st.error(escape_markdown(str(exc)))
 

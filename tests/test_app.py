@@ -6,6 +6,7 @@ import fcntl
 import html as html_module
 import importlib.util
 import re
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -554,3 +555,61 @@ def test_the_page_speaks_spanish_when_asked_to(
 def test_the_page_language_setting_is_checked() -> None:
     with pytest.raises(KBError, match="KB_UI_LANGUAGE"):
         Settings.from_env({"KB_UI_LANGUAGE": "fr"})
+
+
+@pytest.mark.real_model
+def test_a_saved_question_lists_what_a_refresh_brings_and_can_be_marked_seen(
+    monkeypatch: pytest.MonkeyPatch, real_index: Path, tmp_path: Path, server, real_embedder
+) -> None:  # type: ignore[no-untyped-def]
+    from test_browser import immex_update_feed
+
+    index = tmp_path / "index"
+    shutil.copytree(real_index, index)
+    monkeypatch.setenv("KB_INDEX_DIR", str(index))
+    at = ask(run_page(), "What does IMMEX stand for?")
+    assert [b.label for b in at.sidebar.button if b.key and b.key.startswith("watch-")] == []
+    next(b for b in at.button if b.key == "save_watch").click().run()
+    assert "Saved. New articles" in at.success[0].value
+    assert [b.label for b in at.sidebar.button if b.key == "watch-1"] == ["0 new"]
+    feed = tmp_path / "trade.xml"
+    feed.write_text(immex_update_feed(server), "utf-8")
+    writer = KnowledgeBase.open(
+        settings=Settings(index_dir=index, allow_private_hosts=True), embedder=real_embedder
+    )
+    try:
+        assert writer.ingest([str(feed)]).watch_matches == 1
+    finally:
+        writer.close()
+    at.run()
+    [fired] = [b for b in at.sidebar.button if b.key == "watch-1"]
+    assert fired.label == "1 new"
+    fired.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    cards = [b for b in html_bodies(at) if "kb-match" in b]
+    assert len(cards) == 1
+    assert "Mexico tightens IMMEX certification rules for 2027" in cards[0]
+    assert "<mark>" in cards[0]
+    next(b for b in at.button if b.key == "watch_seen").click().run()
+    assert "Nothing new since you last looked." in [i.value for i in at.info]
+    assert [b.label for b in at.sidebar.button if b.key == "watch-1"] == ["0 new"]
+    assert any(e.label == "Earlier matches (1)" for e in at.expander)
+    next(b for b in at.button if b.key == "watch_delete").click().run()
+    assert not [b for b in at.sidebar.button if b.key == "watch-1"]
+    assert any("Save a question" in c.value for c in at.sidebar.caption)
+
+
+def test_a_question_that_cannot_be_saved_says_why(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    class Refusing:
+        def add_watch(self, question: str, filters: object) -> None:
+            raise KBError("a saved question is at most 500 characters, not 900")
+
+    calls: list[str] = []
+    monkeypatch.setattr(app.st, "button", lambda *a, **k: calls.append(k["key"]) or True)
+    errors: list[str] = []
+    monkeypatch.setattr(app.st, "error", errors.append)
+    app.save_question(Refusing(), "x" * 900, app.Filters())  # type: ignore[arg-type]
+    assert calls == ["save_watch"]
+    assert errors
+    assert "at most 500 characters" in errors[0]

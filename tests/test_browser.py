@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -165,3 +169,99 @@ def test_feed_markup_stays_text_in_chromium(hostile_index: Path, tmp_path: Path)
         assert hrefs
         assert all(h.startswith(("http://", "https://")) for h in hrefs)
         assert dialogs == []
+
+
+def immex_update_feed(server) -> str:  # type: ignore[no-untyped-def]
+    """A feed of one new article (its text in the feed; its link answers 404) about IMMEX."""
+    body = (
+        "Mexico's Ministry of Economy published new certification rules for IMMEX on Monday. "
+        "IMMEX, the Manufacturing, Maquiladora and Export Services Industry Program, lets "
+        "exporters import inputs temporarily without paying general import tax or VAT. "
+        "Under the 2027 rules, companies in the program must renew their VAT certification "
+        "every two years and report inventories monthly through the Annex 24 system. "
+        "Industry chambers in Chihuahua and Nuevo León said the calendar leaves suppliers "
+        "little time to adapt before the USMCA review."
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel>'
+        "<title>Trade desk</title><link>https://trade.example/</link><description>d</description>"
+        "<item><title>Mexico tightens IMMEX certification rules for 2027</title>"
+        f"<link>{server.url('/status/404')}</link><guid>immex-2027-rules</guid>"
+        "<pubDate>Mon, 30 Nov 2026 09:00:00 GMT</pubDate>"
+        f"<description>{body}</description></item></channel></rss>"
+    )
+
+
+def test_the_open_page_sees_another_processs_refresh_and_a_saved_question_fires_in_chromium(
+    real_index: Path, tmp_path: Path, server
+) -> None:  # type: ignore[no-untyped-def]
+    """The page is opened and a question saved on it; then scripts/ingest.py, in another
+    process, adds an article that answers it. Without a reload the saved question says
+    "1 new" and lists it; a question about it cites it; the command line prints the same
+    match as JSON."""
+    index = tmp_path / "index"
+    shutil.copytree(real_index, index)
+    feed = tmp_path / "trade.xml"
+    feed.write_text(immex_update_feed(server), "utf-8")
+    title = "Mexico tightens IMMEX certification rules for 2027"
+    with (
+        streamlit_app(index, tmp_path / "streamlit.log") as url,
+        chromium_page(height=2400) as page,
+    ):
+        ask(page, url, "What does IMMEX stand for?")
+        expect(page.locator(".kb-answer")).to_contain_text(IMMEX, timeout=ANSWER_TIMEOUT_MS)
+        page.get_by_role("button", name="☆ Save this question").click()
+        expect(page.get_by_text("Saved. New articles")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+        sidebar = page.locator('[data-testid="stSidebar"]')
+        expect(sidebar.get_by_role("button", name="0 new")).to_be_visible(timeout=30_000)
+        ingest = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "ingest.py"),
+                str(feed),
+                "--index-dir",
+                str(index),
+                "--allow-private-hosts",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        assert ingest.returncode == 0, ingest.stderr
+        assert "saved questions: 1 new" in ingest.stdout
+        # No click: the sidebar reads the index every few seconds.
+        fired = sidebar.get_by_role("button", name="1 new")
+        expect(fired).to_be_visible(timeout=30_000)
+        fired.click()
+        matches = page.locator(".kb-match")
+        expect(matches).to_have_count(1, timeout=ANSWER_TIMEOUT_MS)
+        expect(matches.first).to_contain_text(title)
+        expect(matches.first.locator("mark")).to_contain_text("IMMEX")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "browser-saved-question.png"), full_page=True)
+        # The page, open since before the refresh, cites the new article.
+        box = page.get_by_label("Ask a question")
+        box.fill("Which IMMEX certification rules change in 2027?")
+        box.press("Enter")
+        cited = page.locator(".kb-card:not(.kb-match)").filter(has_text=title)
+        expect(cited.first).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+    printed = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "watches.py"),
+            "--index-dir",
+            str(index),
+            "new",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    [line] = printed.stdout.splitlines()
+    match = json.loads(line)
+    assert match["title"] == title
+    assert match["question"] == "What does IMMEX stand for?"
+    assert "IMMEX" in match["sentence"]
