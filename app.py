@@ -794,7 +794,9 @@ def show_status(stats: Stats) -> None:
 
 def show_live_status(kb: KnowledgeBase) -> None:
     """Fragment, rerun every LIVE_EVERY s: the index status, so a refresh another process
-    makes shows without a click."""
+    makes shows without a click; it also reopens the store after such a refresh (catch_up),
+    so a question asked next does not wait for that."""
+    kb.catch_up()
     show_status(kb.stats())
 
 

@@ -44,8 +44,9 @@ OVERLAP_TOKENS = 40
 #: Passages embedded and written together (several articles' worth).
 EMBED_GROUP = 128
 #: During a long ingest, what it has written is published to other processes' readers (they
-#: reopen the vector store) at most this often, and once more when it ends.
-PUBLISH_EVERY = 5.0
+#: reopen the vector store, ~50 ms plus replaying up to 1,000 logged writes) at most this
+#: often, and once more when it ends.
+PUBLISH_EVERY = 30.0
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ generation within a process and stopping the clients no store uses any more.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import threading
 from collections.abc import Mapping, Sequence
@@ -96,6 +97,7 @@ class ChromaStore:
         fresh = _acquire(shared.path, generation)
         try:
             collection = self._open_collection(fresh.client)
+            _warm(collection)
         except StoreError:
             _release(fresh)
             raise
@@ -268,6 +270,17 @@ def _acquire(path: Path, generation: int) -> _Shared:
         return shared
 
 
+def _warm(collection: Any) -> None:
+    """Load a reopened collection's vector index now (from disk, then the writes the shared log
+    holds since), so the next search does not wait for it."""
+    try:
+        some = collection.get(limit=1, include=["embeddings"])
+        if some["ids"]:
+            collection.query(query_embeddings=np.asarray(some["embeddings"][:1]), n_results=1)
+    except Exception as exc:
+        raise StoreError(f"cannot read the reopened store: {exc}") from exc
+
+
 def _adopt(shared: _Shared, generation: int) -> None:
     with _shared_lock:
         if shared.live:
@@ -296,6 +309,16 @@ def _stop(shared: _Shared) -> None:
         with contextlib.suppress(Exception):
             shared.system.stop()
         shared.system = None
+        shared.client = None
+        _trim_heap()
+
+
+def _trim_heap() -> None:
+    """Give the freed vector index back to the OS (glibc keeps freed native memory in its
+    arenas otherwise: a reader's RSS grew ~7 MB per reopen without this, and levels off with
+    it)."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def _new_persistent_client(path: Path) -> Any:
