@@ -1,7 +1,10 @@
 """Polite, bounded HTTP for feeds and pages; the only module that imports an HTTP client.
 
 Every request, and every redirect hop, is checked against the private-network rule: a feed item
-is untrusted input and must not make the server fetch internal URLs.
+is untrusted input and must not make the server fetch internal URLs. The connection then goes to
+the very address that was checked (the host name stays in the Host header and, for https, in
+TLS's server name and certificate check), so a name that resolves differently a moment later
+(DNS rebinding) cannot reach an internal address.
 """
 
 from __future__ import annotations
@@ -76,24 +79,45 @@ def is_public_address(address: str) -> bool:
     return ip.is_global and not ip.is_multicast
 
 
-def check_url(url: str, *, allow_private_hosts: bool, resolver: Resolver = resolve_host) -> None:
-    """Refuse URLs that are not http(s) or that reach a non-public network."""
+def check_url(
+    url: str, *, allow_private_hosts: bool, resolver: Resolver = resolve_host
+) -> str | None:
+    """Refuse URLs that are not http(s) or that reach a non-public network. Returns the checked
+    address to connect to when the host is a name that had to be resolved (None when it is an
+    address already, or when private hosts are allowed and nothing was checked)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise FetchError(f"not an http(s) URL: {url!r}")
     if allow_private_hosts:
-        return
+        return None
     host = parts.hostname
     try:
         addresses = [str(ipaddress.ip_address(host))]
+        literal = True
     except ValueError:
         addresses = list(resolver(host))
+        literal = False
     blocked = [a for a in addresses if not is_public_address(a)]
     if blocked or not addresses:
         raise BlockedHostError(
             f"refused {host}: it resolves to a non-public address ({', '.join(blocked)}); "
             "use --allow-private-hosts or KB_ALLOW_PRIVATE_HOSTS=1 to allow it"
         )
+    return None if literal else addresses[0]
+
+
+def pinned(url: str, address: str) -> tuple[str, dict[str, str], dict[str, str]]:
+    """(the URL with its host replaced by address, the Host header, the request extensions
+    that keep TLS on the original name) for a connection to a checked address."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = f"[{address}]" if ":" in address else address
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    target = parts._replace(netloc=netloc).geturl()
+    header = host if parts.port is None else f"{host}:{parts.port}"
+    extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
+    return target, {"Host": header}, extensions
 
 
 class Fetcher:
@@ -164,14 +188,16 @@ class Fetcher:
     ) -> Response:
         current = url
         for _hop in range(self.settings.max_redirects + 1):
-            check_url(
+            address = check_url(
                 current,
                 allow_private_hosts=self.settings.allow_private_hosts,
                 resolver=self._resolver,
             )
             with self._slot(current):
                 self._wait_turn(current)
-                response = self._get_once(current, accept=accept, limit=limit, headers=headers)
+                response = self._get_once(
+                    current, accept=accept, limit=limit, headers=headers, address=address
+                )
             if isinstance(response, str):
                 current = response
                 continue
@@ -198,16 +224,28 @@ class Fetcher:
             time.sleep(start - now)
 
     def _get_once(
-        self, url: str, *, accept: tuple[str, ...], limit: int, headers: Mapping[str, str]
+        self,
+        url: str,
+        *,
+        accept: tuple[str, ...],
+        limit: int,
+        headers: Mapping[str, str],
+        address: str | None = None,
     ) -> Response | str:
-        """One request: a Response, or the next URL of a redirect."""
+        """One request (to address, the checked one, when given): a Response, or the next URL
+        of a redirect."""
+        target, sent = url, dict(headers)
+        extensions: dict[str, str] = {}
+        if address is not None:
+            target, host, extensions = pinned(url, address)
+            sent.update(host)
         try:
-            with self._client.stream("GET", url, headers=dict(headers)) as resp:
+            with self._client.stream("GET", target, headers=sent, extensions=extensions) as resp:
                 if resp.is_redirect and "location" in resp.headers:
                     return urljoin(url, resp.headers["location"])
                 if resp.status_code == 304 and headers:
                     return Response(
-                        url=str(resp.url),
+                        url=url,
                         status=304,
                         content_type="",
                         body=b"",
@@ -227,7 +265,7 @@ class Fetcher:
                     raise FetchError(f"body too large ({declared} bytes > {limit}): {url}")
                 body = _read_capped(resp, limit, url, deadline=self.settings.total_timeout)
                 return Response(
-                    url=str(resp.url),
+                    url=url,
                     status=resp.status_code,
                     content_type=resp.headers.get("content-type", ""),
                     body=body,

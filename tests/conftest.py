@@ -12,6 +12,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -50,6 +51,13 @@ class FakeEmbedder:
 
     def count_tokens(self, text: str) -> int:
         return len(re.findall(r"\w+|[^\w\s]", text))
+
+
+def asked_url(request: Any) -> str:
+    """The URL an httpx request was made for: kb connects to the address it checked and names
+    the host in the Host header (kb.fetch.pinned), so the URL itself holds the address."""
+    url = request.url
+    return str(url.copy_with(netloc=request.headers["host"].encode()))
 
 
 def fake_load_embedder(model: str, backend: str, multilingual: str = "") -> FakeEmbedder:

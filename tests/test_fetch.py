@@ -5,10 +5,11 @@ from collections.abc import Iterable
 
 import httpx
 import pytest
+from conftest import asked_url
 from server import FixtureServer
 
 from kb import BlockedHostError, FetchError, Settings
-from kb.fetch import Fetcher, check_url, is_public_address
+from kb.fetch import Fetcher, check_url, is_public_address, pinned
 
 PUBLIC = "93.184.216.34"
 DNS = {
@@ -106,8 +107,8 @@ def test_redirect_to_a_private_host_is_refused(target: str) -> None:
     requested: list[str] = []
 
     def handle(request: httpx.Request) -> httpx.Response:
-        requested.append(str(request.url))
-        if request.url.host == "news.example":
+        requested.append(asked_url(request))
+        if request.headers["host"] == "news.example":
             return httpx.Response(302, headers={"Location": target})
         return httpx.Response(200, headers={"Content-Type": "text/html"}, text="secret")
 
@@ -196,3 +197,37 @@ def test_connection_failure_is_a_fetch_error() -> None:
         pytest.raises(FetchError, match="ConnectError"),
     ):
         fetcher.get("http://news.example/")
+
+
+def test_the_connection_goes_to_the_address_that_was_checked() -> None:
+    """DNS rebinding: the name resolves to a public address when checked and to loopback a
+    moment later; kb resolves once per hop and connects to the checked address, naming the
+    host in the Host header and (https) in TLS's server name."""
+    answers = iter([[PUBLIC], ["127.0.0.1"], ["127.0.0.1"]])
+    lookups: list[str] = []
+
+    def rebinding(host: str) -> Iterable[str]:
+        lookups.append(host)
+        return next(answers)
+
+    seen: list[tuple[str, str, object]] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(
+            (request.url.host, request.headers["host"], request.extensions.get("sni_hostname"))
+        )
+        return httpx.Response(200, headers={"Content-Type": "text/html"}, text="<p>ok</p>")
+
+    client = httpx.Client(transport=httpx.MockTransport(handle), follow_redirects=False)
+    with Fetcher(Settings(), client=client, resolver=rebinding) as fetcher:
+        response = fetcher.get("https://rebind.example:8443/story?id=1")
+    assert lookups == ["rebind.example"]
+    assert seen == [(PUBLIC, "rebind.example:8443", "rebind.example")]
+    assert response.url == "https://rebind.example:8443/story?id=1"
+
+
+def test_pinned_keeps_the_path_and_brackets_ipv6() -> None:
+    target, host, extensions = pinned("http://news.example/a/b?c=1#f", "2606:2800:220:1::1")
+    assert target == "http://[2606:2800:220:1::1]/a/b?c=1#f"
+    assert host == {"Host": "news.example"}
+    assert extensions == {}

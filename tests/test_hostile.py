@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import FakeEmbedder
+from conftest import FakeEmbedder, asked_url
 from server import FixtureServer, simple_rss
 
 from kb import KnowledgeBase, Settings
@@ -140,7 +140,7 @@ def offline_kb(isolated_env: Path) -> Iterator[tuple[KnowledgeBase, list[str]]]:
     requested: list[str] = []
 
     def handle(request: httpx.Request) -> httpx.Response:
-        requested.append(str(request.url))
+        requested.append(asked_url(request))
         return httpx.Response(404)
 
     settings = fast_settings(isolated_env, allow_private_hosts=False)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import FakeEmbedder, fixture_feeds
+from conftest import FakeEmbedder, asked_url, fixture_feeds
 from server import FIXTURES, T21_URL, FixtureServer, simple_rss
 
 import kb.ingest
@@ -281,7 +281,7 @@ def test_a_bozo_feed_keeps_its_items(isolated_env: Path, fake_embedder: FakeEmbe
     requested: list[str] = []
 
     def handle(request: httpx.Request) -> httpx.Response:
-        requested.append(str(request.url))
+        requested.append(asked_url(request))
         return httpx.Response(404)
 
     settings = Settings(index_dir=isolated_env)
@@ -389,7 +389,7 @@ def test_an_alternate_feed_link_to_a_private_host_is_refused() -> None:
     requested: list[str] = []
 
     def handle(request: httpx.Request) -> httpx.Response:
-        requested.append(str(request.url))
+        requested.append(asked_url(request))
         page = '<html><head><link rel="alternate" type="application/rss+xml" '
         page += 'href="http://intranet.example/feed"></head><body>Home</body></html>'
         return httpx.Response(200, headers={"Content-Type": "text/html"}, text=page)
