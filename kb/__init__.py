@@ -12,10 +12,16 @@ from kb.errors import (
     EmbedderError,
     FeedError,
     FetchError,
+    FetchTimeoutError,
+    HTTPStatusError,
     IngestRunningError,
     KBError,
     ModelMismatchError,
+    NetworkError,
+    RedirectError,
     StoreError,
+    TooLargeError,
+    WrongTypeError,
 )
 from kb.filters import Filters
 from kb.knowledge_base import KnowledgeBase, Stats
@@ -35,18 +41,24 @@ __all__ = [
     "FeedError",
     "FeedResult",
     "FetchError",
+    "FetchTimeoutError",
     "Filters",
+    "HTTPStatusError",
     "Hit",
     "IngestReport",
     "IngestRunningError",
     "KBError",
     "KnowledgeBase",
     "ModelMismatchError",
+    "NetworkError",
+    "RedirectError",
     "Settings",
     "Stats",
     "StoreError",
+    "TooLargeError",
     "Watch",
     "WatchMatch",
+    "WrongTypeError",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -3,8 +3,14 @@
 KBError
  ├── ConfigError        bad settings, arguments or environment
  ├── FeedError          a feed could not be read or parsed
- ├── FetchError         an HTTP request failed (status, timeout, size, type)
- │    └── BlockedHostError  the address is on a private/loopback/reserved network
+ ├── FetchError         an HTTP request failed; one subclass per cause:
+ │    ├── BlockedHostError  the address is on a private/loopback/reserved network
+ │    ├── HTTPStatusError   the server answered with an error status (.status)
+ │    ├── FetchTimeoutError no answer, or a body still arriving, within the time allowed
+ │    ├── TooLargeError     the body is over the size limit (gzip bombs too)
+ │    ├── WrongTypeError    not a type the caller reads (a PDF for a page)
+ │    ├── RedirectError     too many redirects
+ │    └── NetworkError      the host cannot be resolved or reached, or a bad URL
  ├── EmbedderError      the embedding model could not be loaded or used
  └── StoreError         the vector store or catalog failed
       └── ModelMismatchError  the index was built with another embedding model
@@ -26,7 +32,10 @@ class FeedError(KBError):
 
 
 class FetchError(KBError):
-    """An HTTP request failed: network error, bad status, timeout, size or type."""
+    """An HTTP request failed: network error, bad status, timeout, size or type (a subclass
+    says which; reason is its short name in reports)."""
+
+    reason = "fetch failed"
 
     def __init__(
         self, message: str, *, status: int | None = None, retry_after: float | None = None
@@ -38,6 +47,44 @@ class FetchError(KBError):
 
 class BlockedHostError(FetchError):
     """The URL points at a loopback, private, link-local or reserved address."""
+
+    reason = "refused"
+
+
+class HTTPStatusError(FetchError):
+    """The server answered with a status other than 200 (or 304 to a conditional request)."""
+
+    reason = "HTTP error"
+
+
+class FetchTimeoutError(FetchError):
+    """No answer in time, or a body still arriving after the total time allowed."""
+
+    reason = "timed out"
+
+
+class TooLargeError(FetchError):
+    """The body is larger than the limit (declared or once decompressed)."""
+
+    reason = "too large"
+
+
+class WrongTypeError(FetchError):
+    """The response is not of a type the caller reads."""
+
+    reason = "not HTML"
+
+
+class RedirectError(FetchError):
+    """More redirects than allowed."""
+
+    reason = "redirects"
+
+
+class NetworkError(FetchError):
+    """The host cannot be resolved or reached, or the URL is not http(s)."""
+
+    reason = "connection failed"
 
 
 class EmbedderError(KBError):

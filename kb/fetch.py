@@ -24,7 +24,16 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 
 from kb.config import Settings
-from kb.errors import BlockedHostError, FetchError
+from kb.errors import (
+    BlockedHostError,
+    FetchError,
+    FetchTimeoutError,
+    HTTPStatusError,
+    NetworkError,
+    RedirectError,
+    TooLargeError,
+    WrongTypeError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +75,7 @@ def resolve_host(host: str) -> list[str]:
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
     except (socket.gaierror, UnicodeError) as exc:
-        raise FetchError(f"cannot resolve host {host!r}: {exc}") from exc
+        raise NetworkError(f"cannot resolve host {host!r}: {exc}") from exc
     return [str(info[4][0]) for info in infos]
 
 
@@ -87,7 +96,7 @@ def check_url(
     address already, or when private hosts are allowed and nothing was checked)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise FetchError(f"not an http(s) URL: {url!r}")
+        raise NetworkError(f"not an http(s) URL: {url!r}")
     if allow_private_hosts:
         return None
     host = parts.hostname
@@ -202,7 +211,8 @@ class Fetcher:
                 current = response
                 continue
             return response
-        raise FetchError(f"too many redirects (more than {self.settings.max_redirects}) from {url}")
+        limit = self.settings.max_redirects
+        raise RedirectError(f"too many redirects (more than {limit}) from {url}")
 
     def _slot(self, url: str) -> threading.BoundedSemaphore:
         host = urlsplit(url).netloc.lower()
@@ -252,17 +262,17 @@ class Fetcher:
                         headers=dict(resp.headers),
                     )
                 if resp.status_code != 200:
-                    raise FetchError(
+                    raise HTTPStatusError(
                         f"HTTP {resp.status_code} for {url}",
                         status=resp.status_code,
                         retry_after=parse_retry_after(resp.headers.get("retry-after")),
                     )
                 ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
                 if accept and ctype and ctype not in accept:
-                    raise FetchError(f"not {'/'.join(accept[:1])} but {ctype!r}: {url}")
+                    raise WrongTypeError(f"not {'/'.join(accept[:1])} but {ctype!r}: {url}")
                 declared = resp.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > limit:
-                    raise FetchError(f"body too large ({declared} bytes > {limit}): {url}")
+                    raise TooLargeError(f"body too large ({declared} bytes > {limit}): {url}")
                 body = _read_capped(resp, limit, url, deadline=self.settings.total_timeout)
                 return Response(
                     url=url,
@@ -272,9 +282,9 @@ class Fetcher:
                     headers=dict(resp.headers),
                 )
         except httpx.TimeoutException as exc:
-            raise FetchError(f"timed out: {url}") from exc
+            raise FetchTimeoutError(f"timed out: {url}") from exc
         except httpx.HTTPError as exc:
-            raise FetchError(f"{type(exc).__name__}: {exc} ({url})") from exc
+            raise NetworkError(f"{type(exc).__name__}: {exc} ({url})") from exc
 
 
 class RobotsPolicy:
@@ -346,8 +356,8 @@ def _read_capped(resp: httpx.Response, limit: int, url: str, *, deadline: float)
     for chunk in resp.iter_bytes():
         size += len(chunk)
         if size > limit:
-            raise FetchError(f"body too large (over {limit} bytes): {url}")
+            raise TooLargeError(f"body too large (over {limit} bytes): {url}")
         if time.monotonic() - started > deadline:
-            raise FetchError(f"timed out: body still arriving after {deadline:.0f} s: {url}")
+            raise FetchTimeoutError(f"timed out: body still arriving after {deadline:.0f} s: {url}")
         chunks.append(chunk)
     return b"".join(chunks)

@@ -500,18 +500,6 @@ def _row(
 
 
 def _short_reason(exc: FetchError) -> str:
-    if exc.status:
-        return f"HTTP {exc.status}"
-    text = str(exc)
-    for key in (
-        "refused",
-        "timed out",
-        "too large",
-        "cannot resolve",
-        "not text/html",
-        "redirects",
-        "ConnectError",
-    ):
-        if key in text:
-            return {"not text/html": "not HTML", "ConnectError": "connection failed"}.get(key, key)
-    return text.split(":")[0][:60]
+    """How the report counts a page failure: its status, else its kind (FetchError's
+    subclasses)."""
+    return f"HTTP {exc.status}" if exc.status else exc.reason

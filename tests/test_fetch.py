@@ -1,6 +1,7 @@
 """Polite, bounded HTTP: private-network refusal (also across redirects), status, time, size and
 type limits. Everything is served by the loopback fixture server or an httpx.MockTransport."""
 
+import socket
 from collections.abc import Iterable
 
 import httpx
@@ -8,7 +9,17 @@ import pytest
 from conftest import asked_url
 from server import FixtureServer
 
-from kb import BlockedHostError, FetchError, Settings
+from kb import (
+    BlockedHostError,
+    FetchError,
+    FetchTimeoutError,
+    HTTPStatusError,
+    NetworkError,
+    RedirectError,
+    Settings,
+    TooLargeError,
+    WrongTypeError,
+)
 from kb.fetch import Fetcher, check_url, is_public_address, pinned
 
 PUBLIC = "93.184.216.34"
@@ -231,3 +242,31 @@ def test_pinned_keeps_the_path_and_brackets_ipv6() -> None:
     assert target == "http://[2606:2800:220:1::1]/a/b?c=1#f"
     assert host == {"Host": "news.example"}
     assert extensions == {}
+
+
+@pytest.mark.parametrize(
+    ("path", "kind", "reason"),
+    [
+        ("/status/404", HTTPStatusError, "HTTP error"),
+        ("/slow", FetchTimeoutError, "timed out"),
+        ("/huge", TooLargeError, "too large"),
+        ("/gzip-bomb", TooLargeError, "too large"),
+        ("/pdf", WrongTypeError, "not HTML"),
+        ("/redirect-loop", RedirectError, "redirects"),
+    ],
+)
+def test_each_failure_has_its_own_error_type(
+    server: FixtureServer, path: str, kind: type[FetchError], reason: str
+) -> None:
+    """Callers (and the ingest report) tell failures apart by type, not by message text."""
+    with Fetcher(local(max_retries=0)) as fetcher, pytest.raises(kind) as caught:
+        fetcher.get(server.url(path))
+    assert caught.value.reason == reason
+
+
+def test_an_unreachable_host_is_a_network_error() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]  # closed again: nothing listens there
+    with Fetcher(local(max_retries=0)) as fetcher, pytest.raises(NetworkError):
+        fetcher.get(f"http://127.0.0.1:{port}/")
