@@ -7,6 +7,7 @@ between is repaired by the next ingest instead of leaving stale or missing passa
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import sqlite3
@@ -160,14 +161,21 @@ class Catalog:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic write: everything inside commits together or not at all."""
+        """One atomic write: everything inside commits together or not at all; an SQLite failure
+        is a StoreError (nothing of the write is kept)."""
         with self._lock:
             try:
                 self._db.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot write to the catalog {self._path}: {exc}") from exc
+            try:
                 yield self._db
                 self._db.execute("COMMIT")
-            except BaseException:
-                self._db.execute("ROLLBACK")
+            except BaseException as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    self._db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(f"catalog write failed: {exc}") from exc
                 raise
 
     # --- meta -------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ import pytest
 
 import kb.catalog as catalog_module
 from kb.catalog import Catalog, fts_query, utc_now
+from kb.errors import StoreError
 
 
 @pytest.fixture
@@ -166,3 +167,21 @@ def test_utc_now_is_aware_and_whole_seconds() -> None:
     now = datetime.fromisoformat(utc_now())
     assert now.tzinfo is not None
     assert now.microsecond == 0
+
+
+def test_a_failing_catalog_write_is_a_store_error_and_keeps_nothing(tmp_path: Path) -> None:
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    try:
+        with pytest.raises(StoreError, match="catalog write failed"):
+            half_write(catalog)
+        assert catalog.get_meta("half") is None
+        catalog.set_meta("after", "fine")  # the connection is usable again
+        assert catalog.get_meta("after") == "fine"
+    finally:
+        catalog.close()
+
+
+def half_write(catalog: Catalog) -> None:
+    with catalog.transaction() as db:
+        db.execute("INSERT INTO meta (key, value) VALUES ('half', 'written')")
+        db.execute("INSERT INTO no_such_table VALUES (1)")
