@@ -172,9 +172,11 @@ class KnowledgeBase:
         allow_private_hosts: bool | None = None,
         progress: Progress | None = None,
         backfill: int = 1,
+        stop: Callable[[], bool] | None = None,
     ) -> IngestReport:
         """Read feeds (default: self.feeds()) into the knowledge base; backfill=N also reads
-        pages 2..N of WordPress feed archives (?paged=N). See IngestReport."""
+        pages 2..N of WordPress feed archives (?paged=N); stop() True ends it between articles
+        (report.interrupted). See IngestReport."""
         settings = self.settings
         if allow_private_hosts is not None:
             settings = replace(settings, allow_private_hosts=allow_private_hosts)
@@ -190,6 +192,7 @@ class KnowledgeBase:
                     catalog=self.catalog,
                     fetcher=fetcher,
                     progress=progress,
+                    stop=stop,
                 )
                 return ingestor.run(sources, backfill=backfill)
         finally:

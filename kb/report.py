@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from kb.schedule import Hints
+
 
 @dataclass(frozen=True)
 class FeedResult:
@@ -16,6 +18,8 @@ class FeedResult:
     error: str = ""
     warning: str = ""
     not_modified: bool = False
+    #: What the feed and its server said about when to read it again (kb.schedule).
+    hints: Hints = field(default_factory=Hints)
 
 
 @dataclass
@@ -27,6 +31,8 @@ class IngestReport:
     updated: int = 0
     unchanged: int = 0
     failed: int = 0
+    #: Articles a crashed ingest left half-written that no feed offers any more, removed whole.
+    removed: int = 0
     from_page: int = 0
     from_feed: int = 0
     passages: int = 0
@@ -36,6 +42,8 @@ class IngestReport:
     #: Seconds per stage: feeds (reading them), fetch and extract (pages, summed over the
     #: concurrent workers, so they overlap the rest), chunk, embed and store.
     timings: dict[str, float] = field(default_factory=dict)
+    #: Stopped on request between articles: what was written is complete, the rest is not read.
+    interrupted: bool = False
 
     @property
     def feeds_ok(self) -> int:
@@ -78,6 +86,8 @@ class IngestReport:
             reasons = ", ".join(f"{n} {r}" for r, n in sorted(self.page_errors.items()))
             lines.append(f"  pages not used: {reasons}")
         lines.append(f"passages embedded: {self.passages}")
+        if self.interrupted:
+            lines.append("stopped on request: the remaining items are read next time")
         lines.append(f"elapsed: {self.elapsed:.1f} s")
         if self.timings:
             parts = ", ".join(f"{k} {v:.1f}" for k, v in self.timings.items())
