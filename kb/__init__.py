@@ -16,10 +16,12 @@ from kb.errors import (
     KBError,
     ModelMismatchError,
     StoreError,
+    WatcherRunningError,
 )
 from kb.filters import Filters
 from kb.knowledge_base import KnowledgeBase, Stats
 from kb.report import FeedResult, IngestReport
+from kb.schedule import RefreshStatus
 from kb.search import Hit
 
 __all__ = [
@@ -41,9 +43,11 @@ __all__ = [
     "KBError",
     "KnowledgeBase",
     "ModelMismatchError",
+    "RefreshStatus",
     "Settings",
     "Stats",
     "StoreError",
+    "WatcherRunningError",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -6,6 +6,8 @@ KBError
  ├── FetchError         an HTTP request failed (status, timeout, size, type)
  │    └── BlockedHostError  the address is on a private/loopback/reserved network
  ├── EmbedderError      the embedding model could not be loaded or used
+ ├── IngestRunningError another ingest is running on the index
+ ├── WatcherRunningError  another watcher (scripts/ingest.py --watch) keeps the index fresh
  └── StoreError         the vector store or catalog failed
       └── ModelMismatchError  the index was built with another embedding model
 """
@@ -46,6 +48,14 @@ class EmbedderError(KBError):
 
 class IngestRunningError(KBError):
     """Another ingest is running on the same index; try again when it has finished."""
+
+
+class WatcherRunningError(KBError):
+    """Another watcher keeps this index fresh; pid names it when known."""
+
+    def __init__(self, message: str, *, pid: int | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
 
 
 class StoreError(KBError):

@@ -21,9 +21,11 @@ EXPECTED = [
     "KBError",
     "KnowledgeBase",
     "ModelMismatchError",
+    "RefreshStatus",
     "Settings",
     "Stats",
     "StoreError",
+    "WatcherRunningError",
 ]
 
 
