@@ -3,9 +3,11 @@ fake sleep (hours of schedule in seconds), each feed refreshed on its own schedu
 dead feeds, Retry-After, a 304, a busy index, a stop mid-refresh, the one-watcher lock and the
 status the page reads."""
 
+import json
 import os
 import subprocess
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -235,6 +237,34 @@ def test_a_feed_list_change_is_picked_up(fake_kb: KnowledgeBase, server: Fixture
     refreshes = watch(fake_kb, feeds, hours=1, on_sleep=add)
     assert minutes_of(refreshes, first) == [0, 60]
     assert minutes_of(refreshes, added) == [30]
+
+
+def test_a_refresh_as_a_line_and_as_json() -> None:
+    refresh = Refresh(
+        feed="https://a/feed",
+        outcome="ok",
+        finished=START.replace(microsecond=5),
+        next_due=START + timedelta(minutes=45),
+        reason="ttl 45 min; every 45 min",
+        new=2,
+        unchanged=3,
+    )
+    assert refresh.line() == (
+        "2026-01-27T06:00:00Z ok https://a/feed - 2 new, 0 updated, 0 removed, 3 unchanged; "
+        "next 2026-01-27T06:45:00Z (ttl 45 min; every 45 min)"
+    )
+    failed = replace(refresh, outcome="failed", error="HTTP 404 for https://a/feed", failed=1)
+    assert failed.line().startswith("2026-01-27T06:00:00Z failed https://a/feed: HTTP 404 for ")
+    assert ", 1 failed; next" in failed.line()
+    data = json.loads(json.dumps(refresh.to_dict()))
+    assert data["finished"] == "2026-01-27T06:00:00Z"
+    assert data["next_due"] == "2026-01-27T06:45:00Z"
+    assert (data["feed"], data["outcome"], data["new"], data["removed"]) == (
+        "https://a/feed",
+        "ok",
+        2,
+        0,
+    )
 
 
 # --- one watcher per index, and its status ---------------------------------------------------
