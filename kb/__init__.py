@@ -21,11 +21,13 @@ from kb.errors import (
     RedirectError,
     StoreError,
     TooLargeError,
+    WatcherRunningError,
     WrongTypeError,
 )
 from kb.filters import Filters
 from kb.knowledge_base import KnowledgeBase, Stats
 from kb.report import FeedResult, IngestReport
+from kb.schedule import RefreshStatus
 from kb.search import Hit
 from kb.watches import Watch, WatchMatch
 
@@ -52,12 +54,14 @@ __all__ = [
     "ModelMismatchError",
     "NetworkError",
     "RedirectError",
+    "RefreshStatus",
     "Settings",
     "Stats",
     "StoreError",
     "TooLargeError",
     "Watch",
     "WatchMatch",
+    "WatcherRunningError",
     "WrongTypeError",
 ]
 

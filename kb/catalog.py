@@ -23,6 +23,7 @@ from typing import Any
 from kb.errors import StoreError
 from kb.filters import Filters, sql_where
 from kb.language import STOPWORDS
+from kb.schedule import FeedSchedule, Hints, WatcherBeat
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,12 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS feeds (
     url TEXT PRIMARY KEY, title TEXT, last_attempt TEXT, last_success TEXT, last_error TEXT,
     item_count INTEGER DEFAULT 0, etag TEXT, last_modified TEXT);
+CREATE TABLE IF NOT EXISTS feed_schedule (
+    url TEXT PRIMARY KEY, interval REAL NOT NULL, reason TEXT, last_attempt TEXT NOT NULL,
+    next_due TEXT NOT NULL, failures INTEGER NOT NULL DEFAULT 0, hints TEXT);
+CREATE TABLE IF NOT EXISTS watcher (
+    id INTEGER PRIMARY KEY CHECK (id = 1), pid INTEGER NOT NULL, host TEXT NOT NULL,
+    started TEXT NOT NULL, heartbeat TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS aliases (alias TEXT PRIMARY KEY, article_id TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS articles (
     article_id TEXT PRIMARY KEY, url TEXT NOT NULL, guid TEXT, feed TEXT, title TEXT,
@@ -265,6 +272,59 @@ class Catalog:
             "SELECT url, title, last_success, last_error, item_count FROM feeds ORDER BY url"
         )
         return [FeedRecord(r[0], r[1] or "", r[2], r[3], int(r[4] or 0)) for r in rows]
+
+    # --- refresh schedule (kb.schedule, kb.watcher) -----------------------------------------
+    def schedules(self) -> dict[str, FeedSchedule]:
+        """Every feed's refresh schedule, by URL."""
+        rows = self._query(
+            "SELECT url, interval, reason, last_attempt, next_due, failures, hints "
+            "FROM feed_schedule"
+        )
+        return {
+            r[0]: FeedSchedule(
+                r[0],
+                float(r[1]),
+                r[2] or "",
+                datetime.fromisoformat(r[3]),
+                datetime.fromisoformat(r[4]),
+                int(r[5]),
+                Hints.from_json(r[6]),
+            )
+            for r in rows
+        }
+
+    def save_schedule(self, schedule: FeedSchedule) -> None:
+        """Store a feed's refresh schedule."""
+        s = schedule
+        with self.transaction() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO feed_schedule VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    *(s.url, s.interval, s.reason),
+                    *(s.last_attempt.isoformat(), s.next_due.isoformat()),
+                    *(s.failures, s.hints.to_json()),
+                ),
+            )
+
+    def watcher_beat(self) -> WatcherBeat | None:
+        """The last heartbeat a watcher wrote, or None (none ever, or it stopped cleanly)."""
+        rows = self._query("SELECT pid, host, started, heartbeat FROM watcher")
+        if not rows:
+            return None
+        pid, host, started, beat = rows[0]
+        return WatcherBeat(
+            int(pid), host, datetime.fromisoformat(started), datetime.fromisoformat(beat)
+        )
+
+    def set_watcher_beat(self, beat: WatcherBeat | None) -> None:
+        """Write a watcher's heartbeat; None clears it (the watcher stopped)."""
+        with self.transaction() as db:
+            db.execute("DELETE FROM watcher")
+            if beat is not None:
+                db.execute(
+                    "INSERT INTO watcher VALUES (1, ?, ?, ?, ?)",
+                    (beat.pid, beat.host, beat.started.isoformat(), beat.heartbeat.isoformat()),
+                )
 
     # --- articles ---------------------------------------------------------------------------
     def article(self, article_id: str) -> ArticleRecord | None:

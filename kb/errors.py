@@ -12,6 +12,8 @@ KBError
  │    ├── RedirectError     too many redirects
  │    └── NetworkError      the host cannot be resolved or reached, or a bad URL
  ├── EmbedderError      the embedding model could not be loaded or used
+ ├── IngestRunningError another ingest is running on the index
+ ├── WatcherRunningError  another watcher (scripts/ingest.py --watch) keeps the index fresh
  └── StoreError         the vector store or catalog failed
       └── ModelMismatchError  the index was built with another embedding model
 """
@@ -93,6 +95,14 @@ class EmbedderError(KBError):
 
 class IngestRunningError(KBError):
     """Another ingest is running on the same index; try again when it has finished."""
+
+
+class WatcherRunningError(KBError):
+    """Another watcher keeps this index fresh; pid names it when known."""
+
+    def __init__(self, message: str, *, pid: int | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
 
 
 class StoreError(KBError):

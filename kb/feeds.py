@@ -45,6 +45,11 @@ class Feed:
     language: str
     items: tuple[FeedItem, ...]
     warning: str = ""
+    #: How often the feed says to read it, as it says it (kb.schedule reads them): RSS <ttl>
+    #: in minutes, sy:updatePeriod ("hourly") and sy:updateFrequency (times per period).
+    ttl: str = ""
+    update_period: str = ""
+    update_frequency: str = ""
 
 
 def parse_feed(data: bytes, *, url: str, content_type: str | None = None) -> Feed:
@@ -77,6 +82,9 @@ def parse_feed(data: bytes, *, url: str, content_type: str | None = None) -> Fee
         language=language,
         items=items,
         warning=_one_line(warning),
+        ttl=_text(channel.get("ttl")),
+        update_period=_text(channel.get("sy_updateperiod")),
+        update_frequency=_text(channel.get("sy_updatefrequency")),
     )
 
 

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -32,6 +32,7 @@ from kb.feeds import Feed, FeedItem
 from kb.fetch import Fetcher, RobotsPolicy
 from kb.ids import article_id, canonical_url, chunk_id, digest
 from kb.report import FeedResult, IngestReport
+from kb.schedule import Hints, hints_from
 from kb.sources import FeedFetch, archive_page_url, check_sources, read_feed_source
 from kb.store import ChromaStore
 
@@ -92,8 +93,11 @@ class Ingestor:
         catalog: Catalog,
         fetcher: Fetcher,
         progress: Progress | None = None,
+        stop: Callable[[], bool] | None = None,
     ) -> None:
         self.settings = settings
+        #: Asked between articles; True ends the run there (scripts/ingest.py --watch on SIGTERM).
+        self._stop = stop or (lambda: False)
         self._embedder = embedder
         self.store = store
         self.catalog = catalog
@@ -129,10 +133,15 @@ class Ingestor:
         report = IngestReport()
         with self._timed("feeds"):
             work = self._collect(check_sources(sources), report, backfill)
-        self._drop_interrupted({unit.article_id for unit in work})
+        report.removed = self._drop_interrupted({unit.article_id for unit in work})
         group: list[_Ready] = []
         done = 0
-        for unit, page, reason in self._fetch_pages(work):
+        pages = self._fetch_pages(work)
+        for unit, page, reason in pages:
+            if self._stop():
+                pages.close()  # cancels the page fetches not yet started
+                report.interrupted = True
+                break
             if group and _same_article(unit, page, group):
                 self._write(group)  # the catalog must know the first before the second merges
                 done, group = done + len(group), []
@@ -154,7 +163,7 @@ class Ingestor:
             self.progress("articles", done + len(group), len(work))
         for source, state in self._feeds.items():
             fetch = state.fetch
-            if state.complete and (fetch.etag or fetch.last_modified):
+            if state.complete and not report.interrupted and (fetch.etag or fetch.last_modified):
                 self.catalog.set_feed_validators(source, fetch.etag, fetch.last_modified)
         self._publish(refreshed=True)
         report.elapsed = time.monotonic() - started
@@ -167,14 +176,16 @@ class Ingestor:
         self.store.adopt(self.catalog.publish(refreshed=refreshed))
         self._published = time.monotonic()
 
-    def _drop_interrupted(self, planned: set[str]) -> None:
+    def _drop_interrupted(self, planned: set[str]) -> int:
         """Articles a crash left half-written that no feed offers again: remove them whole, so
-        no stale or orphaned passage survives (the ones planned again are rewritten)."""
-        for aid in self.catalog.pending_articles():
-            if aid not in planned:
-                logger.info("removing article %s left half-written by an interrupted ingest", aid)
-                self.store.delete_article(aid)
-                self.catalog.drop_article(aid)
+        no stale or orphaned passage survives (the ones planned again are rewritten). Returns
+        how many were removed."""
+        dropped = [aid for aid in self.catalog.pending_articles() if aid not in planned]
+        for aid in dropped:
+            logger.info("removing article %s left half-written by an interrupted ingest", aid)
+            self.store.delete_article(aid)
+            self.catalog.drop_article(aid)
+        return len(dropped)
 
     def _collect(self, sources: list[str], report: IngestReport, backfill: int) -> list[_Work]:
         """Read every feed (concurrently, results in source order) and plan its items."""
@@ -205,10 +216,13 @@ class Ingestor:
         except FeedError as exc:
             logger.info("feed failed: %s", exc)
             self.catalog.record_feed(source, error=str(exc))
-            return FeedResult(source=source, ok=False, error=str(exc)), []
+            cause = exc.__cause__
+            hints = Hints(retry_after=cause.retry_after if isinstance(cause, FetchError) else None)
+            return FeedResult(source=source, ok=False, error=str(exc), hints=hints), []
+        hints = hints_from(fetched.feed, fetched.headers, now=datetime.now(UTC))
         if fetched.feed is None:
             self.catalog.record_feed(source, not_modified=True)
-            return FeedResult(source=source, ok=True, not_modified=True), []
+            return FeedResult(source=source, ok=True, not_modified=True, hints=hints), []
         feeds = [fetched.feed, *self._archive_pages(source, backfill)]
         items = sum(len(f.items) for f in feeds)
         self._feeds[source] = _FeedState(fetched)
@@ -219,6 +233,7 @@ class Ingestor:
             title=fetched.feed.title,
             items=items,
             warning=fetched.feed.warning,
+            hints=hints,
         )
         return result, feeds
 
@@ -263,15 +278,20 @@ class Ingestor:
             feed=feed,
         )
 
-    def _fetch_pages(self, work: list[_Work]) -> Iterator[tuple[_Work, PageText | None, str]]:
+    def _fetch_pages(
+        self, work: list[_Work]
+    ) -> Generator[tuple[_Work, PageText | None, str], None, None]:
         """(work, page text or None, why not) as pages arrive, fetched concurrently."""
         with ThreadPoolExecutor(max_workers=self.settings.fetch_workers) as pool:
             futures: dict[Future[tuple[PageText | None, str]], _Work] = {
                 pool.submit(self._page, unit.url): unit for unit in work
             }
-            for future in as_completed(futures):
-                page, reason = future.result()
-                yield futures[future], page, reason
+            try:
+                for future in as_completed(futures):
+                    page, reason = future.result()
+                    yield futures[future], page, reason
+            finally:  # a stopped run waits for the fetches under way only
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def _page(self, url: str) -> tuple[PageText | None, str]:
         if not url.startswith(("http://", "https://")):

@@ -33,6 +33,7 @@ from kb.ids import article_of_chunk
 from kb.ingest import Ingestor, Progress
 from kb.question import Question, TimeScope, analyse, is_foreign
 from kb.report import IngestReport
+from kb.schedule import RefreshStatus, watcher_alive
 from kb.search import Hit, diversify, hit_from, rrf_fuse
 from kb.sources import check_sources, read_feed_source
 from kb.store import ChromaStore
@@ -183,9 +184,11 @@ class KnowledgeBase:
         allow_private_hosts: bool | None = None,
         progress: Progress | None = None,
         backfill: int = 1,
+        stop: Callable[[], bool] | None = None,
     ) -> IngestReport:
         """Read feeds (default: self.feeds()) into the knowledge base; backfill=N also reads
-        pages 2..N of WordPress feed archives (?paged=N). See IngestReport."""
+        pages 2..N of WordPress feed archives (?paged=N); stop() True ends it between articles
+        (report.interrupted). See IngestReport."""
         settings = self.settings
         if allow_private_hosts is not None:
             settings = replace(settings, allow_private_hosts=allow_private_hosts)
@@ -201,6 +204,7 @@ class KnowledgeBase:
                     catalog=self.catalog,
                     fetcher=fetcher,
                     progress=progress,
+                    stop=stop,
                 )
                 report = ingestor.run(sources, backfill=backfill)
                 if report.new or report.updated:
@@ -485,6 +489,20 @@ class KnowledgeBase:
             feeds=feeds,
             last_refresh=datetime.fromisoformat(last) if last else None,
             failed_feeds=failed,
+        )
+
+    # --- refresh status (scripts/ingest.py --watch) -----------------------------------------
+    def refresh_status(self) -> RefreshStatus:
+        """The last and next refresh and whether a watcher keeps this index fresh (catalog
+        reads only, cheap enough for every page render)."""
+        last, upcoming = (self.catalog.get_meta(k) for k in ("last_refresh", "next_refresh"))
+        beat = self.catalog.watcher_beat()
+        running = beat is not None and watcher_alive(beat, now=self.clock())
+        return RefreshStatus(
+            last_refresh=datetime.fromisoformat(last) if last else None,
+            next_refresh=datetime.fromisoformat(upcoming) if upcoming else None,
+            watcher_running=running,
+            watcher_pid=beat.pid if running and beat is not None else None,
         )
 
 

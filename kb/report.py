@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from kb.schedule import Hints
+
 
 @dataclass(frozen=True)
 class FeedResult:
@@ -16,6 +18,8 @@ class FeedResult:
     error: str = ""
     warning: str = ""
     not_modified: bool = False
+    #: What the feed and its server said about when to read it again (kb.schedule).
+    hints: Hints = field(default_factory=Hints)
 
 
 @dataclass
@@ -27,6 +31,8 @@ class IngestReport:
     updated: int = 0
     unchanged: int = 0
     failed: int = 0
+    #: Articles a crashed ingest left half-written that no feed offers any more, removed whole.
+    removed: int = 0
     from_page: int = 0
     from_feed: int = 0
     passages: int = 0
@@ -38,6 +44,8 @@ class IngestReport:
     timings: dict[str, float] = field(default_factory=dict)
     #: New matches of saved questions among this refresh's articles.
     watch_matches: int = 0
+    #: Stopped on request between articles: what was written is complete, the rest is not read.
+    interrupted: bool = False
 
     @property
     def feeds_ok(self) -> int:
@@ -84,6 +92,8 @@ class IngestReport:
             lines.append(
                 f"saved questions: {self.watch_matches} new matches (python scripts/watches.py new)"
             )
+        if self.interrupted:
+            lines.append("stopped on request: the remaining items are read next time")
         lines.append(f"elapsed: {self.elapsed:.1f} s")
         if self.timings:
             parts = ", ".join(f"{k} {v:.1f}" for k, v in self.timings.items())

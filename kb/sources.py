@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -17,11 +17,13 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class FeedFetch:
-    """A read feed (None when the server said 304 Not Modified) and its cache validators."""
+    """A read feed (None when the server said 304 Not Modified), its cache validators and the
+    HTTP response's headers (Cache-Control, Expires: kb.schedule reads them)."""
 
     feed: Feed | None
     etag: str = ""
     last_modified: str = ""
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 def read_feed_source(
@@ -41,7 +43,7 @@ def read_feed_source(
         headers["If-Modified-Since"] = last_modified
     response = _get_feed(source, fetcher, headers)
     if response.status == 304:
-        return FeedFetch(None, etag, last_modified)
+        return FeedFetch(None, etag, last_modified, response.headers)
     validators = (response.headers.get("etag", ""), response.headers.get("last-modified", ""))
     try:
         feed = parse_feed(response.body, url=source, content_type=response.content_type)
@@ -53,7 +55,7 @@ def read_feed_source(
         response = _get_feed(alternates[0], fetcher, {})
         feed = parse_feed(response.body, url=source, content_type=response.content_type)
         validators = ("", "")  # they belong to the page, not to the feed
-    return FeedFetch(feed, *validators)
+    return FeedFetch(feed, *validators, response.headers)
 
 
 def _get_feed(url: str, fetcher: Fetcher, headers: dict[str, str]) -> Response:

@@ -1,6 +1,8 @@
 """Refresh the knowledge base from RSS/Atom feeds: python scripts/ingest.py [FEED ...] [options].
 
 Exit codes: 0 every feed was read, 1 some feed failed, 2 usage or configuration error.
+With --watch it keeps running, refreshing each feed on its own schedule: exit 0 on SIGTERM or
+Ctrl-C (a second Ctrl-C stops at once: 130), 2 when another watcher holds the index.
 """
 
 from __future__ import annotations
@@ -8,8 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
+import signal
 import sys
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -17,9 +22,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from kb import KBError, KnowledgeBase, Settings
 from kb.config import BACKENDS
-from kb.errors import ConfigError
+from kb.errors import ConfigError, IngestRunningError, WatcherRunningError
 from kb.fetch import Fetcher
 from kb.knowledge_base import parse_feeds_list
+from kb.schedule import Policy, format_duration, parse_duration
+from kb.watcher import Refresh, Watcher
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -73,7 +80,30 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help="also read pages 2..N of WordPress feed archives (?paged=N)",
     )
-    parser.add_argument("--json", action="store_true", help="print the report as JSON")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print the report as JSON (with --watch: one JSON object a line, a line a refresh)",
+    )
+    watch = parser.add_argument_group("keep the knowledge base fresh")
+    watch.add_argument(
+        "--watch",
+        action="store_true",
+        help="keep running: refresh each feed when it is due (its <ttl>, sy:updatePeriod, "
+        "Cache-Control/Expires; backoff on failures, Retry-After honoured)",
+    )
+    for flag, default, what in (
+        ("--min-interval", "15m", "never refresh a feed more often than this"),
+        ("--max-interval", "24h", "never wait longer than this (nor back off longer)"),
+        ("--default-interval", "1h", "the interval of a feed that gives no hint"),
+    ):
+        watch.add_argument(
+            flag,
+            type=_duration,
+            default=parse_duration(default),
+            metavar="DURATION",
+            help=f"{what} (seconds, or e.g. 90s, 15m, 24h, 1d; default {default})",
+        )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
     return parser
 
@@ -84,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.backfill < 1:
         parser.error("--backfill takes a page count of 1 or more")
+    if args.min_interval > args.max_interval:
+        parser.error("--min-interval must not be longer than --max-interval")
     logging.basicConfig(
         level=logging.WARNING - 10 * min(args.verbose, 2),
         format="%(levelname)s %(name)s: %(message)s",
@@ -103,6 +135,8 @@ def main(argv: list[str] | None = None) -> int:
     except KBError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if args.watch:
+        return watch(kb, args, sources)
     try:
         report = kb.ingest(
             sources or None, progress=_progress(args.verbose), backfill=args.backfill
@@ -110,6 +144,9 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except IngestRunningError as exc:
+        print(f"error: {exc}{_watcher_note(kb)}", file=sys.stderr)
+        return 1
     except KBError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -117,6 +154,89 @@ def main(argv: list[str] | None = None) -> int:
         kb.close()
     print(json.dumps(report.to_dict(), indent=2, default=str) if args.json else report.summary())
     return report.exit_code
+
+
+def watch(kb: KnowledgeBase, args: argparse.Namespace, sources: list[str]) -> int:
+    """Refresh each feed on its own schedule until SIGTERM or Ctrl-C; the exit code."""
+    try:
+        policy = Policy(args.min_interval, args.max_interval, args.default_interval)
+    except ConfigError as exc:
+        kb.close()
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    watcher = Watcher(
+        kb,
+        feeds=(lambda: sources) if sources else None,
+        policy=policy,
+        on_refresh=_printer(as_json=args.json),
+        on_start=lambda: _announce(kb, len(sources or kb.feeds()), policy),
+        backfill=args.backfill,
+    )
+    restore = _stop_on_signals(watcher)
+    try:
+        watcher.run()
+    except WatcherRunningError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KBError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("stopped at once (the next run repairs anything half-written)", file=sys.stderr)
+        return 130
+    finally:
+        restore()
+        kb.close()
+    print("stopped", file=sys.stderr, flush=True)
+    return 0
+
+
+def _stop_on_signals(watcher: Watcher) -> Callable[[], object]:
+    """SIGTERM and Ctrl-C stop the watcher between articles (a second Ctrl-C at once);
+    returns what puts the old handlers back."""
+
+    def on_signal(signum: int, frame: object) -> None:
+        if signum == signal.SIGINT and watcher.stopping:
+            raise KeyboardInterrupt
+        watcher.stop()
+
+    handlers = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
+    return lambda: [signal.signal(sig, handler) for sig, handler in handlers.items()]
+
+
+def _announce(kb: KnowledgeBase, count: int, policy: Policy) -> None:
+    print(
+        f"watching {count} feed{'s' * (count != 1)} for {kb.settings.index_dir} "
+        f"(pid {os.getpid()}; every {format_duration(policy.floor)} to "
+        f"{format_duration(policy.ceiling)}); SIGTERM or Ctrl-C stops",
+        file=sys.stderr,
+        flush=True,
+    )
+
+
+def _printer(*, as_json: bool) -> Callable[[Refresh], None]:
+    def show(refresh: Refresh) -> None:
+        print(json.dumps(refresh.to_dict()) if as_json else refresh.line(), flush=True)
+
+    return show
+
+
+def _watcher_note(kb: KnowledgeBase) -> str:
+    """Why the index is busy when a watcher holds it."""
+    status = kb.refresh_status()
+    if not status.watcher_running:
+        return ""
+    return (
+        f" (the watcher, pid {status.watcher_pid}, is refreshing it; a one-off ingest runs "
+        "between its refreshes)"
+    )
+
+
+def _duration(text: str) -> float:
+    try:
+        return parse_duration(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _sources(args: argparse.Namespace, settings: Settings) -> list[str]:

@@ -16,6 +16,9 @@ Routes (BASE = http://127.0.0.1:PORT):
   /raw/<path>               a file under tests/fixtures served as application/rss+xml
   /site                     a home page whose <link rel="alternate"> points at /feeds/t21.xml
   /hostile/<case>           hostile feeds for tests/test_hostile.py (see _hostile_feeds below)
+  /schedule/<name>?...      a two-item feed with refresh hints (tests/test_watcher.py): ttl=MIN,
+                            period=hourly&frequency=N (sy:), max-age=S (Cache-Control),
+                            etag=E (304 to If-None-Match), status=N&retry-after=S (an error)
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 from xml.sax.saxutils import escape
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -128,9 +132,11 @@ class FixtureServer:
     def url(self, path: str) -> str:
         return f"{self.base}{path}"
 
-    def respond(self, path: str) -> tuple[int, dict[str, str], bytes]:
-        """(status, headers, body) for a request path."""
+    def respond(self, path: str, request: Any = None) -> tuple[int, dict[str, str], bytes]:
+        """(status, headers, body) for a request path (request: its headers, when needed)."""
         self.hits.append(path)
+        if path.startswith("/schedule/"):
+            return scheduled_feed(self.base, path, request or {})
         rss_type = {"Content-Type": "application/rss+xml; charset=UTF-8"}
         html_type = {"Content-Type": "text/html; charset=utf-8"}
         if path == "/feeds/t21.xml":
@@ -197,7 +203,7 @@ def _handler(owner: FixtureServer) -> type[BaseHTTPRequestHandler]:
             pass
 
         def do_GET(self) -> None:
-            status, headers, body = owner.respond(self.path)
+            status, headers, body = owner.respond(self.path, self.headers)
             self.send_response(status)
             for key, value in headers.items():
                 self.send_header(key, value)
@@ -351,3 +357,32 @@ def hostile_response(base: str, case: str) -> tuple[int, dict[str, str], bytes]:
         headers, body = feeds[case]
         return 200, headers, body
     return 404, {"Content-Type": "text/html"}, b"<html><body>no such case</body></html>"
+
+
+# --- feeds with refresh hints (tests/test_watcher.py) -----------------------------------------
+SY = "http://purl.org/rss/1.0/modules/syndication/"
+
+
+def scheduled_feed(base: str, path: str, request: Any) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, body) of /schedule/<name>?hints: see the module docstring."""
+    parts = urlsplit(path)
+    name = parts.path.removeprefix("/schedule/")
+    asked = dict(parse_qsl(parts.query))
+    headers = {"Content-Type": "application/rss+xml; charset=UTF-8"}
+    if "max-age" in asked:
+        headers["Cache-Control"] = f"max-age={asked['max-age']}"
+    if "retry-after" in asked:
+        headers["Retry-After"] = asked["retry-after"]
+    if "status" in asked:
+        return int(asked["status"]), headers, b"<html><body>not now</body></html>"
+    if "etag" in asked:
+        headers["ETag"] = f'"{asked["etag"]}"'
+        if request.get("If-None-Match") == headers["ETag"]:
+            return 304, headers, b""
+    hints = f"<ttl>{escape(asked['ttl'])}</ttl>" if "ttl" in asked else ""
+    if "period" in asked:
+        hints += f"<sy:updatePeriod>{escape(asked['period'])}</sy:updatePeriod>"
+        hints += f"<sy:updateFrequency>{escape(asked.get('frequency', '1'))}</sy:updateFrequency>"
+    feed = simple_rss(_items(base, name, 2), title=f"Scheduled {name}")
+    feed = feed.replace(b'<rss version="2.0"', f'<rss version="2.0" xmlns:sy="{SY}"'.encode(), 1)
+    return 200, headers, feed.replace(b"<channel>", b"<channel>" + hints.encode(), 1)

@@ -1,7 +1,9 @@
-"""The SQLite catalog: meta, feed outcomes, article state and the BM25 passage index."""
+"""The SQLite catalog: meta, feed outcomes, article state, the BM25 passage index and the
+watcher's schedules and heartbeat."""
 
 from collections.abc import Iterator
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -9,6 +11,7 @@ import pytest
 import kb.catalog as catalog_module
 from kb.catalog import Catalog, fts_query, utc_now
 from kb.errors import StoreError
+from kb.schedule import FeedSchedule, Hints, WatcherBeat
 
 
 @pytest.fixture
@@ -185,3 +188,25 @@ def half_write(catalog: Catalog) -> None:
     with catalog.transaction() as db:
         db.execute("INSERT INTO meta (key, value) VALUES ('half', 'written')")
         db.execute("INSERT INTO no_such_table VALUES (1)")
+
+
+def test_feed_schedules_round_trip(catalog: Catalog) -> None:
+    now = datetime(2026, 1, 27, 12, 0, tzinfo=UTC)
+    hints = Hints(ttl="45", update_period="hourly", cache_seconds=600.0, retry_after=None)
+    first = FeedSchedule("https://a/feed", 2700.0, "ttl 45 min", now, now + timedelta(minutes=45))
+    second = FeedSchedule("https://b/feed", 3600.0, "backoff", now, now, 3, hints)
+    catalog.save_schedule(first)
+    catalog.save_schedule(second)
+    catalog.save_schedule(replace(first, failures=1))
+    assert catalog.schedules() == {first.url: replace(first, failures=1), second.url: second}
+
+
+def test_the_watcher_heartbeat_is_one_row_cleared_on_stop(catalog: Catalog) -> None:
+    assert catalog.watcher_beat() is None
+    now = datetime(2026, 1, 27, 12, 0, tzinfo=UTC)
+    beat = WatcherBeat(123, "host", now, now)
+    catalog.set_watcher_beat(beat)
+    catalog.set_watcher_beat(replace(beat, heartbeat=now + timedelta(seconds=30)))
+    assert catalog.watcher_beat() == replace(beat, heartbeat=now + timedelta(seconds=30))
+    catalog.set_watcher_beat(None)
+    assert catalog.watcher_beat() is None

@@ -295,3 +295,30 @@ def test_a_chroma_url_that_does_not_answer_is_a_clear_error(
     assert err.startswith("error: ")
     assert "127.0.0.1:9" in err
     assert out == ""
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--min-interval", "soon"],
+        ["--max-interval", "0"],
+        ["--default-interval", "-5m"],
+        ["--min-interval", "2h", "--max-interval", "1h"],
+    ],
+)
+def test_bad_watch_intervals_are_usage_errors(
+    cli: ModuleType, capsys: pytest.CaptureFixture[str], flags: list[str]
+) -> None:
+    with pytest.raises(SystemExit) as caught:
+        cli.main(["--watch", *flags])
+    assert caught.value.code == 2
+    assert "interval" in capsys.readouterr().err
+
+
+def test_watch_interval_flags_take_seconds_and_units(cli: ModuleType) -> None:
+    args = cli.build_parser().parse_args(
+        ["--watch", "--min-interval", "90", "--max-interval", "2d"]
+    )
+    assert (args.min_interval, args.max_interval, args.default_interval) == (90.0, 172800.0, 3600.0)
+    defaults = cli.build_parser().parse_args([])
+    assert (defaults.watch, defaults.min_interval, defaults.max_interval) == (False, 900.0, 86400.0)

@@ -169,8 +169,13 @@ def clean_ingest(cli: ModuleType, index: Path, feeds: list[str]) -> None:
 # --- the state of an index -----------------------------------------------------------------
 def passages(index: Path) -> dict[str, tuple[str, dict[str, Any], np.ndarray]]:
     """Every passage in the index's Chroma collection: id -> (text, metadata, vector)."""
-    store = ChromaStore(index, model=MODEL)
-    got = store._collection.get(include=["documents", "metadatas", "embeddings"])
+    # As of the catalog's latest refresh: a client this process loaded earlier may be stale.
+    generation = catalog_rows(index, "SELECT value FROM meta WHERE key = 'generation'")
+    store = ChromaStore(index, model=MODEL, generation=int(generation[0][0]) if generation else 0)
+    try:
+        got = store._collection.get(include=["documents", "metadatas", "embeddings"])
+    finally:
+        store.close()
     return {
         i: (d, dict(m), np.asarray(e))
         for i, d, m, e in zip(

@@ -25,12 +25,14 @@ EXPECTED = [
     "ModelMismatchError",
     "NetworkError",
     "RedirectError",
+    "RefreshStatus",
     "Settings",
     "Stats",
     "StoreError",
     "TooLargeError",
     "Watch",
     "WatchMatch",
+    "WatcherRunningError",
     "WrongTypeError",
 ]
 

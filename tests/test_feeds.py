@@ -34,6 +34,18 @@ def test_the_t21_feed() -> None:
     assert "Maquiladora" in item.content_html
     assert "[&#8230;]" in item.summary_html or "[…]" in item.summary_html
     assert item.language == "en-US"
+    assert (feed.ttl, feed.update_period, feed.update_frequency) == ("", "hourly", "1")
+
+
+def test_refresh_hints_are_kept_as_the_feed_gives_them() -> None:
+    feed = parse_feed(
+        b'<rss version="2.0"><channel><title>T</title><ttl> 30 </ttl>'
+        b"<item><title>a</title></item></channel></rss>",
+        url="https://feeds.example/",
+    )
+    assert (feed.ttl, feed.update_period, feed.update_frequency) == ("30", "", "")
+    atom = parse_feed(read("PaulDixExplainsNothing.xml"), url="https://pauldix.example/")
+    assert (atom.ttl, atom.update_period, atom.update_frequency) == ("", "", "")
 
 
 def test_bozo_feed_with_a_broken_end_keeps_its_item() -> None:

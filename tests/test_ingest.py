@@ -20,6 +20,7 @@ from kb.fetch import Fetcher
 from kb.ids import article_id, canonical_url
 from kb.ingest import TITLE_TOKENS, embedding_text
 from kb.report import FeedResult, IngestReport
+from kb.schedule import Hints
 from kb.sources import check_sources, read_feed_source
 
 T21_PATH = "/t21.us/" + T21_URL.removeprefix("https://t21.us/")
@@ -344,6 +345,74 @@ def test_progress_is_reported(fake_kb: KnowledgeBase, server: FixtureServer) -> 
     fake_kb.ingest(fixture_feeds(server), progress=lambda *a: calls.append(a))
     assert [c for c in calls if c[0] == "feeds"] == [("feeds", i, 3) for i in (1, 2, 3)]
     assert [c for c in calls if c[0] == "articles"][-1] == ("articles", 7, 7)
+
+
+def test_a_feeds_refresh_hints_reach_the_report(
+    fake_kb: KnowledgeBase, server: FixtureServer
+) -> None:
+    url = server.url("/schedule/hinted?ttl=45&period=hourly&frequency=2&max-age=600")
+    [result] = fake_kb.ingest([url]).feeds
+    assert result.hints == Hints("45", "hourly", "2", 600.0)
+
+
+def test_a_304_reports_its_http_lifetime(fake_kb: KnowledgeBase, server: FixtureServer) -> None:
+    url = server.url("/schedule/cached?etag=v1&max-age=900&ttl=30")
+    assert fake_kb.ingest([url]).feeds[0].hints == Hints(ttl="30", cache_seconds=900.0)
+    [again] = fake_kb.ingest([url]).feeds
+    assert again.not_modified
+    assert again.hints == Hints(cache_seconds=900.0)  # no body: the feed's own hints are not here
+
+
+def test_a_failed_feed_reports_its_retry_after(
+    fake_kb: KnowledgeBase, server: FixtureServer
+) -> None:
+    url = server.url("/schedule/busy?status=503&retry-after=7200")
+    [result] = fake_kb.ingest([url]).feeds
+    assert not result.ok
+    assert result.hints == Hints(retry_after=7200.0)
+    assert server.hits.count("/schedule/busy?status=503&retry-after=7200") == 1  # too long to wait
+
+
+def test_a_stop_lands_between_articles_and_the_next_ingest_reads_the_rest(
+    fake_kb: KnowledgeBase, server: FixtureServer
+) -> None:
+    url = server.url("/schedule/stopped?etag=v1")
+    asked: list[bool] = []
+
+    def stop() -> bool:
+        asked.append(True)
+        return len(asked) > 1  # after the first article
+
+    report = fake_kb.ingest([url], stop=stop)
+    assert report.interrupted
+    assert (report.new, fake_kb.stats().articles) == (1, 1)
+    assert "stopped on request" in report.summary()
+    assert fake_kb.catalog.pending_articles() == []
+    assert store_matches_catalog(fake_kb)
+    assert fake_kb.catalog.feed_validators(url) == ("", "")  # so no 304 hides the rest
+    again = fake_kb.ingest([url])
+    assert (again.interrupted, again.new, again.unchanged) == (False, 1, 1)
+    assert fake_kb.catalog.feed_validators(url) == ('"v1"', "")
+    assert (fake_kb.stats().articles, store_matches_catalog(fake_kb)) == (2, True)
+
+
+def test_a_stop_before_any_article_writes_nothing(
+    fake_kb: KnowledgeBase, server: FixtureServer
+) -> None:
+    report = fake_kb.ingest(fixture_feeds(server), stop=lambda: True)
+    assert (report.interrupted, report.new, report.feeds_ok) == (True, 0, 3)
+    assert fake_kb.stats().articles == 0
+    assert fake_kb.store.count() == 0
+
+
+def test_a_half_written_article_no_feed_offers_is_counted_as_removed(
+    fake_kb: KnowledgeBase, server: FixtureServer
+) -> None:
+    fake_kb.catalog.mark_pending("0123456789abcdef", "https://gone.example/story")
+    report = fake_kb.ingest([server.url("/feeds/t21.xml")])
+    assert (report.removed, report.new) == (1, 1)
+    assert report.to_dict()["removed"] == 1
+    assert fake_kb.catalog.pending_articles() == []
 
 
 def test_check_sources(tmp_path: Path) -> None:
