@@ -35,6 +35,7 @@ from kb import (
     IngestReport,
     KBError,
     KnowledgeBase,
+    RefreshStatus,
     Settings,
     Stats,
     Watch,
@@ -176,6 +177,12 @@ SPANISH = {
     ),
     "Page language": "Idioma de la página",
     "Saved questions": "Preguntas guardadas",
+    "A watcher (pid {pid}) keeps it fresh; next refresh: {when}": (
+        "Un vigilante (pid {pid}) lo mantiene al día; próxima actualización: {when}"
+    ),
+    "No watcher running (python scripts/ingest.py --watch keeps it fresh).": (
+        "Ningún vigilante en marcha (python scripts/ingest.py --watch lo mantiene al día)."
+    ),
     "Save a question (below its answer) to be shown the new articles that answer it.": (
         "Guarde una pregunta (bajo su respuesta) para ver los nuevos artículos que la responden."
     ),
@@ -798,6 +805,18 @@ def show_live_status(kb: KnowledgeBase) -> None:
     so a question asked next does not wait for that."""
     kb.catch_up()
     show_status(kb.stats())
+    st.caption(refresh_caption(kb.refresh_status()))
+
+
+def refresh_caption(status: RefreshStatus) -> str:
+    """Whether a watcher keeps the index fresh, and when it next refreshes."""
+    if status.watcher_running:
+        return tr(
+            "A watcher (pid {pid}) keeps it fresh; next refresh: {when}",
+            pid=status.watcher_pid,
+            when=format_refresh(status.next_refresh),
+        )
+    return tr("No watcher running (python scripts/ingest.py --watch keeps it fresh).")
 
 
 def show_refresh(kb: KnowledgeBase, job: RefreshJob) -> None:

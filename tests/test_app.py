@@ -613,3 +613,25 @@ def test_a_question_that_cannot_be_saved_says_why(
     assert calls == ["save_watch"]
     assert errors
     assert "at most 500 characters" in errors[0]
+
+
+def test_the_sidebar_says_whether_a_watcher_keeps_the_index_fresh(isolated_env: Path) -> None:
+    import os
+    import socket
+
+    from kb.catalog import Catalog
+    from kb.schedule import WatcherBeat
+
+    at = run_page()
+    assert any("No watcher running" in c.value for c in at.sidebar.caption)
+    catalog = Catalog(isolated_env / "catalog.sqlite3")
+    now = datetime.now(UTC)
+    try:
+        catalog.set_watcher_beat(WatcherBeat(os.getpid(), socket.gethostname(), now, now))
+        catalog.set_meta("next_refresh", (now + timedelta(minutes=42)).isoformat())
+    finally:
+        catalog.close()
+    at.run()
+    [caption] = [c.value for c in at.sidebar.caption if "watcher" in c.value]
+    assert f"A watcher (pid {os.getpid()}) keeps it fresh; next refresh: " in caption
+    assert "never" not in caption
