@@ -52,13 +52,16 @@ def wait_until_healthy(url: str, proc: subprocess.Popen[bytes], log: Path) -> No
 
 
 @contextmanager
-def streamlit_app(index_dir: Path, log: Path) -> Iterator[str]:
-    """Serve app.py on the index at index_dir; yield its URL; always stop the server."""
+def streamlit_app(
+    index_dir: Path, log: Path, extra_env: dict[str, str] | None = None
+) -> Iterator[str]:
+    """Serve app.py on the index at index_dir (extra_env: more KB_* settings, e.g. a Chroma
+    server); yield its URL; always stop the server."""
     port = free_port()
     argv = [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py")]
     argv += ["--server.headless", "true", "--server.port", str(port)]
     argv += ["--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
-    env = {**os.environ, "KB_INDEX_DIR": str(index_dir)}
+    env = {**os.environ, "KB_INDEX_DIR": str(index_dir), **(extra_env or {})}
     with log.open("wb") as out:
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     try:

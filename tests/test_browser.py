@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 from browser_support import CHROMIUM, ROOT, chromium_page, streamlit_app
+from conftest import fixture_feeds
 from playwright.sync_api import expect
 
 from kb import KnowledgeBase, Settings
@@ -192,20 +195,45 @@ def immex_update_feed(server) -> str:  # type: ignore[no-untyped-def]
     )
 
 
+@pytest.fixture(params=["embedded", "chroma-server"])
+def live_index(
+    request: pytest.FixtureRequest, real_index: Path, tmp_path: Path, server, real_embedder
+) -> tuple[Path, dict[str, str]]:  # type: ignore[no-untyped-def]
+    """(index directory, the KB_* settings that reach its store): a copy of the session's
+    real index, or the fixture feeds in a collection of their own on the Chroma server."""
+    index = tmp_path / "index"
+    if request.param == "embedded":
+        shutil.copytree(real_index, index)
+        return index, {}
+    url = request.getfixturevalue("chroma_server")
+    env = {"KB_CHROMA_URL": url, "KB_COLLECTION": f"live_{uuid.uuid4().hex[:12]}"}
+    settings = Settings(
+        index_dir=index,
+        chroma_url=url,
+        collection=env["KB_COLLECTION"],
+        allow_private_hosts=True,
+    )
+    kb = KnowledgeBase.open(settings=settings, embedder=real_embedder)
+    try:
+        assert kb.ingest(fixture_feeds(server)).feeds_failed == 0
+    finally:
+        kb.close()
+    return index, env
+
+
 def test_the_open_page_sees_another_processs_refresh_and_a_saved_question_fires_in_chromium(
-    real_index: Path, tmp_path: Path, server
+    live_index: tuple[Path, dict[str, str]], tmp_path: Path, server
 ) -> None:  # type: ignore[no-untyped-def]
     """The page is opened and a question saved on it; then scripts/ingest.py, in another
     process, adds an article that answers it. Without a reload the saved question says
     "1 new" and lists it; a question about it cites it; the command line prints the same
-    match as JSON."""
-    index = tmp_path / "index"
-    shutil.copytree(real_index, index)
+    match as JSON. On the embedded store and on a Chroma server."""
+    index, env = live_index
     feed = tmp_path / "trade.xml"
     feed.write_text(immex_update_feed(server), "utf-8")
     title = "Mexico tightens IMMEX certification rules for 2027"
     with (
-        streamlit_app(index, tmp_path / "streamlit.log") as url,
+        streamlit_app(index, tmp_path / "streamlit.log", env) as url,
         chromium_page(height=2400) as page,
     ):
         ask(page, url, "What does IMMEX stand for?")
@@ -227,6 +255,7 @@ def test_the_open_page_sees_another_processs_refresh_and_a_saved_question_fires_
             text=True,
             timeout=600,
             check=False,
+            env={**os.environ, **env},
         )
         assert ingest.returncode == 0, ingest.stderr
         assert "saved questions: 1 new" in ingest.stdout
@@ -239,7 +268,8 @@ def test_the_open_page_sees_another_processs_refresh_and_a_saved_question_fires_
         expect(matches.first).to_contain_text(title)
         expect(matches.first.locator("mark")).to_contain_text("IMMEX")
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "browser-saved-question.png"), full_page=True)
+        shot = "browser-saved-question" + ("-server" if env else "") + ".png"
+        page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
         # The page, open since before the refresh, cites the new article.
         box = page.get_by_label("Ask a question")
         box.fill("Which IMMEX certification rules change in 2027?")
@@ -259,6 +289,7 @@ def test_the_open_page_sees_another_processs_refresh_and_a_saved_question_fires_
         text=True,
         timeout=120,
         check=True,
+        env={**os.environ, **env},
     )
     [line] = printed.stdout.splitlines()
     match = json.loads(line)
