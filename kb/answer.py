@@ -420,8 +420,9 @@ def _measure(
 
 
 def on_main_scale(similarity: float) -> float:
-    """A multilingual model's cosine put on the main model's scale (see CROSS_SIMILARITY_*)."""
-    return CROSS_SIMILARITY_SCALE * similarity + CROSS_SIMILARITY_SHIFT
+    """A multilingual model's cosine put on the main model's scale (see CROSS_SIMILARITY_*),
+    within a cosine's bounds."""
+    return max(-1.0, min(1.0, CROSS_SIMILARITY_SCALE * similarity + CROSS_SIMILARITY_SHIFT))
 
 
 def same_language(asked: str, language: str) -> bool:
