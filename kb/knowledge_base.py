@@ -6,17 +6,27 @@ import fcntl
 import logging
 import os
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from kb.answer import Answer, answer_question, decline, rarity_from_counts
+from kb.answer import (
+    Answer,
+    Similarity,
+    answer_question,
+    decline,
+    on_main_scale,
+    passage_language,
+    rarity_from_counts,
+    same_language,
+)
 from kb.catalog import ArticleSummary, Catalog, Facets, FeedRecord
 from kb.config import DEFAULT_FEEDS, Settings
 from kb.embed import Embedder, english_only, load_embedder
@@ -31,7 +41,7 @@ from kb.fetch import Fetcher
 from kb.filters import Filters, chroma_where
 from kb.ids import article_of_chunk
 from kb.ingest import Ingestor, Progress
-from kb.question import Question, TimeScope, analyse, is_foreign
+from kb.question import Question, TimeScope, analyse, is_foreign, question_language
 from kb.report import IngestReport
 from kb.schedule import RefreshStatus, watcher_alive
 from kb.search import Hit, diversify, hit_from, rrf_fuse
@@ -287,14 +297,30 @@ class KnowledgeBase:
         # A few spare ids: BM25 may name a passage this client cannot read yet (mid-write).
         stored = self.store.get(ranked[: 2 * k])
         top = [cid for cid in ranked[: 2 * k] if cid in stored][:k]
-        # A hit's score (the evidence ask() weighs) is the main model's similarity alone.
-        question = self._main_part(vector)
-        hits = [
-            hit_from(cid, text, meta, float(np.dot(self._main_part(vec), question)))
-            for cid in top
-            for text, meta, vec in [stored[cid]]
-        ]
+        language = question_language(query)
+        hits = [self._scored_hit(cid, *stored[cid], vector, language) for cid in top]
         return hits, vector
+
+    def _scored_hit(
+        self,
+        cid: str,
+        text: str,
+        meta: Mapping[str, Any],
+        stored: np.ndarray,
+        vector: np.ndarray,
+        language: str,
+    ) -> Hit:
+        """A hit scored (the evidence ask() weighs) by the main model's similarity, or, in
+        another language than the question's (language), by the multilingual model's on the
+        main model's scale: an English-only main model cannot compare the two."""
+        main, multilingual = self._parts(stored)
+        question, question_multilingual = self._parts(vector)
+        hit = hit_from(cid, text, meta, float(np.dot(main, question)))
+        if multilingual is None or question_multilingual is None:
+            return hit
+        if same_language(language, passage_language(hit)):
+            return hit
+        return replace(hit, score=on_main_scale(float(np.dot(multilingual, question_multilingual))))
 
     def catch_up(self) -> bool:
         """See what other processes' refreshes wrote since this one last looked (the catalog's
@@ -307,10 +333,14 @@ class KnowledgeBase:
             logger.warning("could not reopen the store to see the latest refresh: %s", exc)
             return False
 
-    def _main_part(self, vector: np.ndarray) -> np.ndarray:
-        """The main model's unit vector inside a (joint) vector."""
+    def _parts(self, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """The main model's and the multilingual model's unit vectors inside a (joint)
+        vector; None for the second without a multilingual model."""
         split = getattr(self.embedder, "split", None)
-        return split(vector)[0] if split is not None else vector
+        if split is None:
+            return vector, None
+        main, multilingual = split(vector)
+        return main, multilingual
 
     def _query_vector(self, vector: np.ndarray, *, foreign: bool) -> np.ndarray:
         """The dense query: with the multilingual model joined, the English-only part weighs
@@ -377,7 +407,7 @@ class KnowledgeBase:
             )
         elif when is not None and window is None:
             hits = newest_first(hits)
-        return self._answer(asked, hits, self._main_part(vector))
+        return self._answer(asked, hits, vector)
 
     def answer(self, question: str, hits: list[Hit]) -> Answer:
         """The answer ask() would give to question from these hits (best first), e.g. hits
@@ -385,19 +415,26 @@ class KnowledgeBase:
         asked = analyse(question, now=self.clock())
         if not asked.text:
             return decline(asked, "empty")
-        vector = self._main_part(self.embedder.embed([asked.query])[0])
-        return self._answer(asked, hits, vector)
+        return self._answer(asked, hits, self.embedder.embed([asked.query])[0])
 
     def _answer(self, asked: Question, hits: list[Hit], vector: np.ndarray) -> Answer:
+        """The answer from hits, sentences measured against the question's (joint) vector:
+        by the main model, and by the multilingual one in another language than the
+        question's."""
         counts, total = self.catalog.term_counts(asked.words)
         rarity = rarity_from_counts({w: counts.get(w, 0) for w in asked.words}, total)
-
-        model = getattr(self.embedder, "primary", self.embedder)
-
-        def similarity(texts: list[str]) -> list[float]:
-            return [float(np.dot(v, vector)) for v in model.embed(texts)]
-
-        return answer_question(asked, hits, similarity=similarity, rarity=rarity)
+        main, multilingual = self._parts(vector)
+        secondary = getattr(self.embedder, "secondary", None)
+        crosslingual = None
+        if secondary is not None and multilingual is not None:
+            crosslingual = similarity_to(secondary, multilingual)
+        return answer_question(
+            asked,
+            hits,
+            similarity=similarity_to(getattr(self.embedder, "primary", self.embedder), main),
+            rarity=rarity,
+            crosslingual=crosslingual,
+        )
 
     def analyse(self, question: str) -> Question:
         """What ask() reads in a question: terms, names, numbers, expected answer, time."""
@@ -508,6 +545,15 @@ class KnowledgeBase:
 
 def _watch_id(watch: Watch | int) -> int:
     return watch.watch_id if isinstance(watch, Watch) else int(watch)
+
+
+def similarity_to(model: Embedder, question: np.ndarray) -> Similarity:
+    """Each text's cosine similarity, embedded by model, to the question's vector."""
+
+    def similarity(texts: list[str]) -> list[float]:
+        return [float(np.dot(v, question)) for v in model.embed(texts)]
+
+    return similarity
 
 
 def narrow(filters: Filters | None, when: TimeScope) -> Filters:

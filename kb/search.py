@@ -16,7 +16,9 @@ class Hit:
     """A passage that matches a query, with its article's citation data.
 
     Hits come best first by fused (dense + BM25) rank; score is the passage's cosine similarity
-    to the query, the evidence strength ask() judges confidence by, so it need not decrease."""
+    to the query, the evidence strength ask() judges confidence by, so it need not decrease (the
+    main model's; for a passage in another language than the query's, the multilingual model's
+    put on the main model's scale, kb.answer.on_main_scale)."""
 
     url: str
     title: str

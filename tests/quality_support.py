@@ -49,6 +49,15 @@ def xquad_subset() -> tuple[list[Any], list[Any]]:
     return docs, ev.spread(cases, XQUAD_QUESTIONS)
 
 
+def xquad_crosslingual_subset(asked: str, held: str) -> tuple[list[Any], list[Any]]:
+    """(the paragraphs in language held, XQUAD_QUESTIONS questions about them asked in
+    language asked, with answer strings in held): XQuAD across languages."""
+    prefixes = tuple(f"a{i:02d}p" for i in range(XQUAD_ARTICLES))
+    docs = [d for d in ev.xquad_docs(held) if d.id.startswith(prefixes)]
+    cases = [c for c in ev.xquad_cases(asked, answers=held) if c.gold.startswith(prefixes)]
+    return docs, ev.spread(cases, XQUAD_QUESTIONS)
+
+
 def cnn_subset() -> tuple[list[Any], list[Any]]:
     """(the gold CNN articles of the first CNN_QUESTIONS RealTimeQA questions plus
     CNN_DISTRACTORS other CNN articles, those questions)."""

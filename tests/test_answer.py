@@ -33,6 +33,11 @@ FED = (
     "Officials said inflation remained too high."
 )
 SUPER_BOWL = "The Green Bay Packers won Super Bowl I in 1967, beating Kansas City 35-10."
+BRUSSELS_ES = (
+    "Bruselas sondea a los Estados miembros sobre centros de deportación fuera de la Unión "
+    "Europea. La Comisión quiere acelerar las expulsiones de migrantes irregulares."
+)
+SURVEY = "Customers prefer coffee to tea in the morning, the survey found."
 AUDI = "The Audi e-tron is a comfortable electric SUV with a range of 222 miles on one charge."
 
 
@@ -238,3 +243,46 @@ def test_the_questions_numbers_count_like_its_names() -> None:
     held = coverage(asked, same, [_evidence(h) for h in same], 0, weights)
     assert missing.missing_names == ("2.9",)
     assert missing.names < held.names == 1.0
+
+
+def test_another_language_with_nothing_alike_is_declined() -> None:
+    """Across languages words cannot match, so the evidence must come from what does: a
+    Spanish passage about deportations holds nothing of a question about Titan."""
+    answer = ask(
+        "What is the diameter of Saturn's moon Titan?", [hit(BRUSSELS_ES, 1, language="es")]
+    )
+    assert not answer.confident
+    assert answer.reason_code == "weak"
+    assert answer.citations == []
+
+
+def test_across_languages_names_and_words_that_read_alike_count() -> None:
+    """'preside' opens like 'president'; Index, Nuevo and León read the same in English."""
+    answer = ask("¿Quién preside Index Nuevo León?", [hit(INDEX_NL, 1, language="en")])
+    assert answer.confident, answer.reason
+    assert "Felipe Villarreal" in answer.text
+
+
+@pytest.mark.parametrize(("cosine", "confident"), [(0.6, True), (0.1, False)])
+def test_across_languages_the_multilingual_similarity_decides(
+    cosine: float, confident: bool
+) -> None:
+    """No word of '¿Qué bebida eligen los clientes?' reads like the English survey's: the
+    multilingual model's similarity of the sentence is the evidence (measured for sentences
+    in another language than the question's, the main model's for the others)."""
+    asked = analyse("¿Qué bebida eligen los clientes?", now=NOW)
+    measured: list[str] = []
+
+    def crosslingual(texts: list[str]) -> list[float]:
+        measured.extend(texts)
+        return [cosine] * len(texts)
+
+    answer = answer_question(
+        asked,
+        [hit(SURVEY, 1, language="en")],
+        similarity=lambda texts: [0.0] * len(texts),
+        rarity=dict.fromkeys(asked.words, 5.0),
+        crosslingual=crosslingual,
+    )
+    assert measured == [SURVEY]
+    assert answer.confident is confident, answer.reason

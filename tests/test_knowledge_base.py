@@ -9,7 +9,7 @@ import pytest
 from conftest import FakeEmbedder, fixture_feeds
 from server import FixtureServer
 
-from kb import KBError, KnowledgeBase, ModelMismatchError, Settings
+from kb import Filters, KBError, KnowledgeBase, ModelMismatchError, Settings
 from kb.answer import NO_ANSWER
 from kb.config import DEFAULT_FEEDS
 from kb.feeds import parse_feed
@@ -121,6 +121,18 @@ def test_ask_numbers_its_citations_then_its_related_passages(ingested_kb: Knowle
         if citation.highlight:
             start, end = citation.highlight
             assert citation.sentence == citation.passage[start:end]
+
+
+def test_ask_within_another_language_declines_what_it_does_not_hold(
+    ingested_kb: KnowledgeBase,
+) -> None:
+    """Only the Spanish article (about deportations) is left: it cannot say how big Titan is,
+    although the English Reuters article can."""
+    question = "What is the diameter of Saturn's moon Titan?"
+    assert ingested_kb.ask(question).confident
+    answer = ingested_kb.ask(question, filters=Filters(languages=("es",)))
+    assert not answer.confident
+    assert answer.text == NO_ANSWER
 
 
 def test_ask_an_unrelated_question_is_not_confident(ingested_kb: KnowledgeBase) -> None:

@@ -18,6 +18,7 @@ from quality_support import (
     fundus_subset,
     scrapinghub_subset,
     unrelated_questions,
+    xquad_crosslingual_subset,
     xquad_subset,
 )
 
@@ -53,6 +54,14 @@ CNN_WRONGLY_DECLINED = 0.08  # measured 0.027 (1 of 37)
 CNN_NEAR_MISS_DECLINED = 0.72  # measured 0.800 (the gold article and answers left out)
 CNN_DATED_CITED = 0.70  # measured 0.775 ("In January 2024, <question>": gold article cited)
 CNN_WRONG_MONTH_DECLINED = 0.78  # measured 0.850 ("In January 2021, <question>")
+# Across languages, measured 2026-11-30 (int8, the multilingual model joined): XQuAD's Spanish
+# questions on its English paragraphs and English ones on its Spanish paragraphs (150 each); the
+# near miss leaves each question's paragraph and answers out (0.133 and 0.140 declined before
+# cross-lingual evidence replaced a fixed term share).
+ES_EN_WRONGLY_DECLINED = 0.08  # measured 0.041 (6 of 147)
+EN_ES_WRONGLY_DECLINED = 0.07  # measured 0.029 (4 of 140)
+ES_EN_NEAR_MISS_DECLINED = 0.33  # measured 0.393
+EN_ES_NEAR_MISS_DECLINED = 0.26  # measured 0.320
 UNRELATED_DECLINED = 0.88  # measured 0.933 [0.950] (60 news questions asked of the XQuAD index)
 XQUAD_ANSWERED = 0.87  # measured 0.927 [0.840] (ask() confident on the 150 XQuAD questions)
 
@@ -70,6 +79,15 @@ def xquad(tmp_path_factory: pytest.TempPathFactory, real_embedder: Any) -> Itera
 def xquad_scores(xquad: tuple[KnowledgeBase, list[Any]]) -> dict[str, dict[str, float]]:
     kb, cases = xquad
     return ev.compare_modes(kb, cases, ev.doc_id_of)
+
+
+@pytest.fixture(scope="module")
+def xquad_es(tmp_path_factory: pytest.TempPathFactory, real_embedder: Any) -> Iterator[Any]:
+    """(knowledge base over XQuAD's Spanish paragraphs, English questions about them)."""
+    docs, cases = xquad_crosslingual_subset("en", "es")
+    kb = ev.ingest_docs(tmp_path_factory.mktemp("xquad-es"), {"xquad-es": docs}, real_embedder)
+    yield kb, cases
+    kb.close()
 
 
 @pytest.fixture(scope="module")
@@ -171,3 +189,39 @@ def test_a_month_in_the_question_finds_that_months_article_and_declines_another(
     assert scores["questions"] == 40
     assert scores["gold_cited"] >= CNN_DATED_CITED, scores
     assert scores["wrong_month_declined"] >= CNN_WRONG_MONTH_DECLINED, scores
+
+
+@pytest.fixture(scope="module")
+def across_languages(
+    xquad: tuple[KnowledgeBase, list[Any]], xquad_es: tuple[KnowledgeBase, list[Any]]
+) -> dict[str, tuple[KnowledgeBase, list[Any]]]:
+    """Spanish questions on the English paragraphs (es->en) and the other way (en->es)."""
+    return {"es->en": (xquad[0], xquad_crosslingual_subset("es", "en")[1]), "en->es": xquad_es}
+
+
+@pytest.mark.parametrize(
+    ("direction", "ceiling"),
+    [("es->en", ES_EN_WRONGLY_DECLINED), ("en->es", EN_ES_WRONGLY_DECLINED)],
+)
+def test_ask_answers_across_languages(
+    across_languages: dict[str, Any], direction: str, ceiling: float
+) -> None:
+    kb, cases = across_languages[direction]
+    scores = ev.score_answers(kb, cases, ev.doc_id_of)
+    assert scores["questions"] == 150
+    assert scores["wrongly_declined"] <= ceiling, scores
+
+
+@pytest.mark.parametrize(
+    ("direction", "floor"),
+    [("es->en", ES_EN_NEAR_MISS_DECLINED), ("en->es", EN_ES_NEAR_MISS_DECLINED)],
+)
+def test_ask_declines_across_languages_what_the_index_lacks(
+    across_languages: dict[str, Any], direction: str, floor: float
+) -> None:
+    """The near-miss set across languages: each question asked of the passages left once its
+    paragraph and every passage holding its answer are taken out."""
+    kb, cases = across_languages[direction]
+    scores = ev.near_miss(kb, cases, ev.doc_id_of)
+    assert scores["questions"] == 150
+    assert scores["declined"] >= floor, scores
