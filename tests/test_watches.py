@@ -52,10 +52,12 @@ def test_a_saved_question_the_news_cannot_answer_does_not_fire(
     """ask() would decline it (its year is in no article), so the new articles are no match."""
     super_bowl = fake_kb.add_watch("Which team won the 2024 Super Bowl?")
     t21_only = fake_kb.add_watch(TITAN, Filters(feeds=(fixture_feeds(server)[0],)))
+    spanish_only = fake_kb.add_watch(TITAN, Filters(languages=("es",)))
     assert t21_only.watch_id != fake_kb.add_watch(TITAN).watch_id  # other filters
     fake_kb.ingest(fixture_feeds(server))
     assert fake_kb.new_for(super_bowl) == []
     assert fake_kb.new_for(t21_only) == []
+    assert fake_kb.new_for(spanish_only) == []  # a Spanish article is no answer about Titan
     titan = [w for w in fake_kb.watches() if not w.filters][-1]
     assert [m.title for m in fake_kb.new_for(titan)] == [TITAN_TITLE]
 
