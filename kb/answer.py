@@ -461,19 +461,37 @@ def _holds_kind(question: Question, text: str, tokens: list[str], asked: set[str
     return 0.0
 
 
+#: Capitalised words, joined by commas and small words: "Manufacturing, Maquiladora and Export
+#: Services Industry Program".
+_LONG_NAME = (
+    r"(?:[A-ZÁÉÍÓÚÑ][\w'’-]*,?\s+(?:(?:of|and|for|de|del|la|las|los|y|e)\s+)*)+"
+    r"[A-ZÁÉÍÓÚÑ][\w'’-]*"
+)
+_ARTICLE = r"(?:the|a|an|el|la|los|las|un|una)\s+"
+
+
 def _definition(question: Question, text: str) -> re.Match[str] | None:
-    """Where text spells out one of the question's names: 'Long Name (NAME)' or
-    'NAME (Long Name)'; the match's group 1 is the long name."""
+    """Where text spells out one of the question's names: 'Long Name (NAME)', 'NAME (Long
+    Name)', 'NAME, the Long Name,' or 'NAME stands for the Long Name'; the match's group 1 is
+    the long name."""
     for name in question.specific:
         for token in words(question.text):
             if fold(token) != name:
                 continue
             escaped = re.escape(token)
-            found = re.search(
-                rf"((?:[A-ZÁÉÍÓÚÑ][\w'’-]*[,]?\s+(?:(?:of|and|for|de|del|la|las|los|y|e)\s+)*)+)"
-                rf"\(\s*{escaped}\s*\)",
-                text,
-            ) or re.search(rf"\b{escaped}\s*\(([^)]{{6,120}})\)", text)
+            found = (
+                re.search(
+                    rf"((?:[A-ZÁÉÍÓÚÑ][\w'’-]*[,]?\s+(?:(?:of|and|for|de|del|la|las|los|y|e)\s+)*)+)"
+                    rf"\(\s*{escaped}\s*\)",
+                    text,
+                )
+                or re.search(rf"\b{escaped}\s*\(([^)]{{6,120}})\)", text)
+                or re.search(
+                    rf"\b{escaped}(?:,|\s+(?:stands\s+for|means|significa|es))\s+"
+                    rf"(?:{_ARTICLE})?({_LONG_NAME})",
+                    text,
+                )
+            )
             if found:
                 return found
     return None

@@ -9,6 +9,7 @@ import pytest
 from kb.answer import (
     NO_ANSWER,
     Answer,
+    _definition,
     answer_question,
     candidate_sentences,
     coverage,
@@ -109,6 +110,35 @@ def test_a_definition_question_quotes_the_sentence_that_spells_the_name_out() ->
         "Manufacturing, Maquiladora and Export Services Industry Program"
     )
     assert citation.sentence == first
+
+
+@pytest.mark.parametrize(
+    "spelled",
+    [
+        "IMMEX, the Manufacturing, Maquiladora and Export Services Industry Program, lets "
+        "exporters import inputs without paying VAT.",
+        "IMMEX stands for the Manufacturing, Maquiladora and Export Services Industry Program, "
+        "officials said.",
+    ],
+)
+def test_a_definition_in_apposition_beats_the_lead_sentence(spelled: str) -> None:
+    """'NAME, the Long Name,' and 'NAME stands for Long Name' spell a name out too."""
+    text = f"Mexico's Ministry of Economy published new rules for IMMEX on Monday. {spelled}"
+    answer = ask("What does IMMEX stand for?", [hit(text, 1)])
+    assert answer.confident, answer.reason
+    first, n = quoted(answer)[0]
+    assert first == spelled
+    citation = answer.citations[n - 1]
+    start, end = citation.answer_span or (0, 0)
+    assert citation.passage[start:end] == (
+        "Manufacturing, Maquiladora and Export Services Industry Program"
+    )
+
+
+def test_a_capitalised_phrase_after_the_name_is_no_definition() -> None:
+    asked = analyse("What does IMMEX stand for?", now=NOW)
+    assert _definition(asked, "IMMEX, Mexico's program for exporters, grew.") is None
+    assert _definition(asked, "Rules for IMMEX changed on Monday.") is None
 
 
 def test_the_answer_span_is_the_name_in_the_clause_of_the_question_words() -> None:
