@@ -184,10 +184,14 @@ class ChromaStore:
             )
         except Exception as exc:
             raise StoreError(f"vector search failed: {exc}") from exc
-        return [
+        found = [
             (i, 1.0 - float(dist))
             for i, dist in zip(result["ids"][0], result["distances"][0], strict=True)
         ]
+        # Chroma orders equal distances (duplicate passages) one way embedded and another on a
+        # server, so ties go in id order: an index answers the same wherever it lives. A
+        # server's distances carry 8 digits, hence the rounding.
+        return sorted(found, key=lambda pair: (-round(pair[1], 6), pair[0]))
 
     def get(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any], Vectors]]:
         """Text, metadata and vector of the given passages (missing ids are left out)."""
