@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import importlib.util
 import json
+import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,9 +22,10 @@ from test_incremental import Site, site  # noqa: F401 - the site fixture
 import kb.archive.transfer
 import kb.knowledge_base
 from kb import ConfigError, KnowledgeBase, ModelMismatchError, Settings, StoreError
-from kb.archive import ArchiveReader, ArticleEntry, read_lines
-from kb.archive.records import article_record, dump, end_record
+from kb.archive import ArchiveReader, ArticleEntry, import_lines, read_lines, stored_entries
+from kb.archive.records import article_record, dump, end_record, header_record
 from kb.catalog import StoredArticle
+from kb.ids import article_of_chunk
 from kb.store import ChromaStore, StoredPassage
 
 QUESTIONS = [
@@ -32,7 +34,7 @@ QUESTIONS = [
     "Europa plumes water vapor",
     "acero México aranceles",
 ]
-NO_MATCHES = {"watch_matches": 0}
+NONE = {"watches": 0, "watch_matches": 0}
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "ingest.py"
 
 
@@ -380,7 +382,7 @@ def test_a_record_survives_its_line_exactly() -> None:
     lines = [
         dump({**header, "dimension": 4, "created": "now", "counts": {}}),
         dump(article_record(entry)),
-        dump(end_record({"feeds": 0, "articles": 1, "passages": 1, "watches": 0} | NO_MATCHES)),
+        dump(end_record({"feeds": 0, "articles": 1, "passages": 1} | NONE)),
     ]
     [back] = list(ArchiveReader(lines, "test"))
     assert isinstance(back, ArticleEntry)
@@ -445,3 +447,44 @@ def test_export_and_import_take_no_feeds(cli: ModuleType, argv: list[str]) -> No
     with pytest.raises(SystemExit) as caught:
         cli.main(argv)
     assert caught.value.code == 2
+
+
+# --- scripts/scale.py builds through the import path --------------------------------------------
+def test_scaled_copies_go_in_through_the_import_path_and_stay_writable(
+    source: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = importlib.util.spec_from_file_location("scale", SCRIPT.parent / "scale.py")
+    assert spec is not None
+    assert spec.loader is not None
+    scale = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "scale", scale)  # its dataclasses look themselves up
+    spec.loader.exec_module(scale)
+    base = scale.read_base(source)
+    real = source.store.count()
+    assert sum(len(a.passages) for a in base) == real
+    grown = scale.ScaledStore(source, base, sigma=0.01, capacity=real + 60)
+    grown.grow(real + 25)
+    grown.grow(real + 60)  # a second stream on top of the first
+    articles, passages, _ = source.catalog.counts()
+    assert passages == source.store.count() == grown.count == real + 60
+    assert source.catalog.pending_articles() == []
+    copy_id = grown.ids[-1]
+    copy = article_of_chunk(copy_id)
+    assert "~" in copy  # a copy's chunks name the copy, an article of its own
+    assert source.catalog.article(copy).passages == len(
+        [i for i in grown.ids if article_of_chunk(i) == copy]
+    )
+    text, meta, vector = source.store.get([copy_id])[copy_id]
+    assert meta["article_id"] == copy
+    assert np.array_equal(vector, grown.vectors[grown.count - 1])
+    assert copy_id in [h.chunk_id for h in source.search(text, k=10)]
+    # A copy can be written again (its BM25 rows replaced), like any article.
+    [entry] = [e for e in stored_entries(source.catalog, source.store) if e.article_id == copy]
+    later = {**entry.article.row, "fetched_at": "2099-01-01T00:00:00+00:00"}
+    lines = [
+        dump(header_record(source.model_name, len(vector), {})),
+        dump(article_record(ArticleEntry(StoredArticle(later, ()), entry.passages))),
+        dump(end_record({"feeds": 0, "articles": 1, "passages": len(entry.passages)} | NONE)),
+    ]
+    assert import_lines(source.catalog, source.store, lines).written == 1
+    assert source.catalog.counts()[:2] == (articles, passages) == (articles, source.store.count())
