@@ -48,8 +48,8 @@ READ_ARTICLES = 200
 WRITE_PASSAGES = 2048
 #: Matches of saved questions an import writes at once.
 WRITE_MATCHES = 1000
-#: gzip level of an export: base64 vectors barely compress, so a higher level costs time for
-#: little (re-measure: python scripts/ingest.py --index-dir COPY --export FILE, at each level).
+#: gzip level of an export: base64 vectors barely compress, so a higher level costs time for a
+#: few percent of size (re-measure: python scripts/ingest.py --index-dir COPY --export FILE).
 GZIP_LEVEL = 1
 
 #: progress(stage, done, total)
@@ -183,9 +183,12 @@ def import_index(
     """Add an export to an index: the whole file is checked first (ConfigError naming the bad
     line, and nothing written), then written. An empty index takes the file's model; any
     other must be of the same model."""
+    started = time.monotonic()
     for _ in ArchiveReader(read_lines(path), str(path)):
         pass
-    return import_lines(catalog, store, read_lines(path), source=str(path), progress=progress)
+    report = import_lines(catalog, store, read_lines(path), source=str(path), progress=progress)
+    report.elapsed = time.monotonic() - started
+    return report
 
 
 def import_lines(
