@@ -37,9 +37,11 @@ from typing import Any
 import numpy as np
 
 from kb import KnowledgeBase
-from kb.archive import ArchiveReport, import_lines, stored_entries
-from kb.archive.records import dump, encode, end_record, header_record
+from kb.archive import ArchiveReport, ArticleEntry, import_lines, stored_entries
+from kb.archive.records import article_record, dump, end_record, header_record
+from kb.catalog import StoredArticle
 from kb.ingest import embedding_text
+from kb.store import StoredPassage
 
 #: Share of a passage's words a copy replaces; one neighbour swap per this many words.
 REPLACE = 0.10
@@ -187,7 +189,7 @@ class ScaledStore:
 
     def _copy(
         self, article: BaseArticle, n: int, originals: list[tuple[str, str, dict[str, Any], Any]]
-    ) -> tuple[dict[str, Any], list[str], np.ndarray]:
+    ) -> tuple[dict[str, object], list[str], np.ndarray]:
         """Copy n of an article as an export record, with its chunk ids and vectors."""
         aid, url = f"{article.row['article_id']}~{n}", f"{article.row['url']}#copy-{n}"
         guid = article.row.get("guid")
@@ -198,15 +200,15 @@ class ScaledStore:
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         ids = [f"{aid}-{cid.rsplit('-', 1)[1]}" for cid, _, _, _ in originals]
         passages = [
-            {
-                "id": copy_id,
-                "text": perturb(text, self.words, self.rng),
-                "metadata": dict(meta, article_id=aid, url=url),
-                "vector": encode(vector),
-            }
+            StoredPassage(
+                copy_id,
+                perturb(text, self.words, self.rng),
+                dict(meta, article_id=aid, url=url),
+                vector,
+            )
             for copy_id, (_, text, meta, _), vector in zip(ids, originals, vectors, strict=True)
         ]
-        record = {"kind": "article", "row": row, "aliases": [url], "passages": passages}
+        record = article_record(ArticleEntry(StoredArticle(row, (url,)), passages))
         return record, ids, vectors
 
 

@@ -249,7 +249,7 @@ def read_lines(path: Path) -> Iterator[str]:
     number = 0
     try:
         with gzip.open(path, "rt", encoding="utf-8", newline="\n") as handle:
-            for number, line in enumerate(handle, start=1):  # noqa: B007 - read in except
+            for number, line in enumerate(handle, start=1):  # noqa: B007 - the handlers below name it
                 yield line
     except gzip.BadGzipFile as exc:
         raise ConfigError(f"{path} is not a gzip file ({exc})") from None
