@@ -3,6 +3,7 @@
 import logging
 
 from kb.answer import Answer, Citation
+from kb.archive import ArchiveReport
 from kb.article import Article
 from kb.catalog import ArticleSummary, Facets
 from kb.config import Settings
@@ -33,6 +34,7 @@ from kb.watches import Watch, WatchMatch
 
 __all__ = [
     "Answer",
+    "ArchiveReport",
     "Article",
     "ArticleSummary",
     "BlockedHostError",

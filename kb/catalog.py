@@ -70,6 +70,24 @@ LEXICAL_POOL = 4
 #: A catalog with more passages than SPLIT_ROWS is scored in LEXICAL_PARTS rowid ranges at once.
 LEXICAL_PARTS = 2
 SPLIT_ROWS = 20_000
+#: The article columns complete_article writes from a row (an export carries these).
+ARTICLE_COLUMNS = (
+    "article_id",
+    "url",
+    "guid",
+    "feed",
+    "title",
+    "published",
+    "author",
+    "categories",
+    "language",
+    "source",
+    "content_hash",
+    "meta_hash",
+    "item_fingerprint",
+    "fetched_at",
+    "passages",
+)
 
 
 @dataclass(frozen=True)
@@ -85,6 +103,15 @@ class ArticleRecord:
     item_fingerprint: str
     state: str
     passages: int
+    fetched_at: str = ""
+
+
+@dataclass(frozen=True)
+class StoredArticle:
+    """A stored article's whole catalog row (ARTICLE_COLUMNS) and the identities naming it."""
+
+    row: dict[str, object]
+    aliases: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -119,6 +146,9 @@ class FeedRecord:
     last_success: str | None
     last_error: str | None
     item_count: int
+    last_attempt: str | None = None
+    etag: str = ""
+    last_modified: str = ""
 
 
 class Catalog:
@@ -269,9 +299,36 @@ class Catalog:
     def feeds(self) -> list[FeedRecord]:
         """Every feed ever read, by URL."""
         rows = self._query(
-            "SELECT url, title, last_success, last_error, item_count FROM feeds ORDER BY url"
+            "SELECT url, title, last_success, last_error, item_count, last_attempt, etag, "
+            "last_modified FROM feeds ORDER BY url"
         )
-        return [FeedRecord(r[0], r[1] or "", r[2], r[3], int(r[4] or 0)) for r in rows]
+        return [
+            FeedRecord(r[0], r[1] or "", r[2], r[3], int(r[4] or 0), r[5], r[6] or "", r[7] or "")
+            for r in rows
+        ]
+
+    def restore_feed(self, feed: FeedRecord) -> bool:
+        """Take a feed's whole state from a backup unless this catalog read the feed at the
+        same time or later (its own state is newer); whether it was taken."""
+        with self.transaction() as db:
+            row = db.execute("SELECT last_attempt FROM feeds WHERE url = ?", (feed.url,)).fetchone()
+            if row is not None and (row[0] or "") >= (feed.last_attempt or ""):
+                return False
+            db.execute(
+                "INSERT OR REPLACE INTO feeds (url, title, last_attempt, last_success, "
+                "last_error, item_count, etag, last_modified) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    feed.url,
+                    feed.title,
+                    feed.last_attempt,
+                    feed.last_success,
+                    feed.last_error,
+                    feed.item_count,
+                    feed.etag or None,
+                    feed.last_modified or None,
+                ),
+            )
+            return True
 
     # --- refresh schedule (kb.schedule, kb.watcher) -----------------------------------------
     def schedules(self) -> dict[str, FeedSchedule]:
@@ -331,7 +388,7 @@ class Catalog:
         """The catalog row of one article, or None."""
         rows = self._query(
             "SELECT article_id, url, feed, title, content_hash, meta_hash, item_fingerprint, "
-            "state, passages FROM articles WHERE article_id = ?",
+            "state, passages, fetched_at FROM articles WHERE article_id = ?",
             (article_id,),
         )
         if not rows:
@@ -347,7 +404,30 @@ class Catalog:
             r[6] or "",
             r[7],
             int(r[8] or 0),
+            r[9] or "",
         )
+
+    def stored_articles(self, *, after: str = "", limit: int) -> list[StoredArticle]:
+        """The stored articles whose ids sort after `after`, at most limit of them in id
+        order, with their aliases: a whole index read in batches (an export)."""
+        rows = self._query(
+            f"SELECT {', '.join(ARTICLE_COLUMNS)} FROM articles "
+            "WHERE article_id > ? AND state = 'stored' ORDER BY article_id LIMIT ?",
+            (after, limit),
+        )
+        if not rows:
+            return []
+        aliases: dict[str, list[str]] = {}
+        for alias, aid in self._query(
+            f"SELECT alias, article_id FROM aliases WHERE article_id IN "
+            f"({', '.join('?' * len(rows))}) ORDER BY alias",
+            [r[0] for r in rows],
+        ):
+            aliases.setdefault(aid, []).append(alias)
+        return [
+            StoredArticle(dict(zip(ARTICLE_COLUMNS, r, strict=True)), tuple(aliases.get(r[0], ())))
+            for r in rows
+        ]
 
     def resolve_alias(self, aliases: Sequence[str]) -> str | None:
         """The article an identity (canonical URL, guid, rel=canonical) already belongs to."""
@@ -477,6 +557,40 @@ class Catalog:
                 (question, filters, utc_now(), int(mark)),
             )
             return int(cursor.lastrowid or 0)
+
+    def restore_watch(
+        self, question: str, filters: str, *, created: str, checked_at: str | None
+    ) -> int:
+        """Take a saved question from a backup (unless saved already); its id. Its matches
+        were checked up to every article so far (the backup's articles are in by now)."""
+        with self.transaction() as db:
+            row = db.execute(
+                "SELECT watch_id FROM watches WHERE question = ? AND filters = ?",
+                (question, filters),
+            ).fetchone()
+            if row:
+                return int(row[0])
+            mark = db.execute("SELECT COALESCE(MAX(rowid), 0) FROM articles").fetchone()[0]
+            cursor = db.execute(
+                "INSERT INTO watches (question, filters, created, checked_after, checked_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (question, filters, created, int(mark), checked_at),
+            )
+            return int(cursor.lastrowid or 0)
+
+    def restore_watch_matches(self, watch_id: int, matches: Sequence[Sequence[object]]) -> int:
+        """Take a saved question's matches (article_id, chunk_id, url, title, published,
+        language, passage, sentence, found_at, seen) from a backup; a match already recorded
+        stays as it is. How many were added."""
+        with self.transaction() as db:
+            before = db.total_changes
+            db.executemany(
+                "INSERT OR IGNORE INTO watch_matches (watch_id, article_id, chunk_id, url, "
+                "title, published, language, passage, sentence, found_at, seen) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(watch_id, *m) for m in matches],
+            )
+            return db.total_changes - before
 
     def remove_watch(self, watch_id: int) -> bool:
         """Forget a saved question and its matches; False if there was none."""

@@ -27,6 +27,7 @@ from kb.answer import (
     rarity_from_counts,
     same_language,
 )
+from kb.archive import ArchiveReport, export_index, import_index
 from kb.catalog import ArticleSummary, Catalog, Facets, FeedRecord
 from kb.config import DEFAULT_FEEDS, Settings
 from kb.embed import Embedder, english_only, load_embedder
@@ -541,6 +542,25 @@ class KnowledgeBase:
             watcher_running=running,
             watcher_pid=beat.pid if running and beat is not None else None,
         )
+
+    # --- export and import ------------------------------------------------------------------
+    def export_to(
+        self, path: str | os.PathLike[str], *, progress: Progress | None = None
+    ) -> ArchiveReport:
+        """Write the whole index (feeds, articles, passages with their vectors, saved
+        questions) to a gzip JSON lines file, to back it up or move it (kb.archive). No ingest
+        runs meanwhile (it would fail fast, as a second ingest does)."""
+        with self._ingest_lock():
+            return export_index(self.catalog, self.store, Path(path), progress=progress)
+
+    def import_from(
+        self, path: str | os.PathLike[str], *, progress: Progress | None = None
+    ) -> ArchiveReport:
+        """Add an export to this index without embedding: ConfigError for a bad file or one of
+        another model (nothing written); an empty index takes the file's model (reopen it with
+        that model to search). Running it again after an interruption completes it."""
+        with self._ingest_lock():
+            return import_index(self.catalog, self.store, Path(path), progress=progress)
 
 
 def _watch_id(watch: Watch | int) -> int:

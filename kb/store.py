@@ -35,6 +35,16 @@ COLLECTION = "kb_passages"
 Metadata = Mapping[str, str | int | float | bool]
 
 
+@dataclass(frozen=True)
+class StoredPassage:
+    """One passage as the store holds it: id, text, metadata and vector."""
+
+    chunk_id: str
+    text: str
+    metadata: dict[str, Any]
+    vector: Vectors
+
+
 class ChromaStore:
     """A Chroma collection on disk (PersistentClient) or on a Chroma server (HttpClient)."""
 
@@ -184,10 +194,14 @@ class ChromaStore:
             )
         except Exception as exc:
             raise StoreError(f"vector search failed: {exc}") from exc
-        return [
+        found = [
             (i, 1.0 - float(dist))
             for i, dist in zip(result["ids"][0], result["distances"][0], strict=True)
         ]
+        # Chroma orders equal distances (duplicate passages) one way embedded and another on a
+        # server, so ties go in id order: an index answers the same wherever it lives. A
+        # server's distances carry 8 digits, hence the rounding.
+        return sorted(found, key=lambda pair: (-round(pair[1], 6), pair[0]))
 
     def get(self, ids: Sequence[str]) -> dict[str, tuple[str, dict[str, Any], Vectors]]:
         """Text, metadata and vector of the given passages (missing ids are left out)."""
@@ -217,6 +231,65 @@ class ChromaStore:
                 strict=True,
             )
         }
+
+    def passages_of(self, article_ids: Sequence[str]) -> dict[str, list[StoredPassage]]:
+        """Every stored passage of the given articles, in chunk order (one read for a batch of
+        articles; an article the store lacks is left out)."""
+        if not article_ids:
+            return {}
+        try:
+            result = self._collection.get(
+                where={"article_id": {"$in": list(article_ids)}},
+                include=["documents", "metadatas", "embeddings"],
+            )
+        except Exception as exc:
+            raise StoreError(f"reading the passages of {len(article_ids)} articles: {exc}") from exc
+        found: dict[str, list[StoredPassage]] = {}
+        for i, d, m, e in zip(
+            result["ids"],
+            result["documents"],
+            result["metadatas"],
+            result["embeddings"],
+            strict=True,
+        ):
+            meta = dict(m or {})
+            passage = StoredPassage(i, d or "", meta, np.asarray(e, dtype=np.float32))
+            found.setdefault(str(meta.get("article_id", "")), []).append(passage)
+        for passages in found.values():
+            passages.sort(key=lambda p: (int(p.metadata.get("chunk_index", 0)), p.chunk_id))
+        return found
+
+    def delete_articles(self, article_ids: Sequence[str]) -> None:
+        """Remove every passage of several articles at once."""
+        if not article_ids:
+            return
+        try:
+            self._collection.delete(where={"article_id": {"$in": list(article_ids)}})
+        except Exception as exc:
+            raise StoreError(f"deleting passages of {len(article_ids)} articles: {exc}") from exc
+
+    def dimension(self) -> int | None:
+        """The length of the stored vectors (None while the store is empty)."""
+        try:
+            some = self._collection.get(limit=1, include=["embeddings"])
+        except Exception as exc:
+            raise StoreError(f"reading a stored vector failed: {exc}") from exc
+        return len(some["embeddings"][0]) if some["ids"] else None
+
+    def set_model(self, model: str) -> None:
+        """Record another model as the maker of this store's vectors; only while it is empty
+        (an import into an empty index takes the file's model)."""
+        if self.count():
+            raise StoreError(f"the store holds passages of {self.model!r}; it keeps that model")
+        metadata = {
+            k: v for k, v in (self._collection.metadata or {}).items() if not k.startswith("hnsw:")
+        }
+        try:
+            # The distance (cosine) is part of the collection's configuration and stays.
+            self._collection.modify(metadata={**metadata, "kb_model": model})
+        except Exception as exc:
+            raise StoreError(f"cannot record model {model!r} on the store: {exc}") from exc
+        self.model = model
 
     def ids_of_article(self, article_id: str) -> list[str]:
         """The chunk ids stored for one article."""

@@ -105,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
             help=f"{what} (seconds, or e.g. 90s, 15m, 24h, 1d; default {default})",
         )
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more logging")
+    add_archive_options(parser)
     return parser
 
 
@@ -121,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
         format="%(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+    if args.export or args.import_file:
+        return run_archive(parser, args)
     try:
         settings = Settings.from_env(
             index_dir=args.index_dir,
@@ -237,6 +240,62 @@ def _duration(text: str) -> float:
         return parse_duration(text)
     except ConfigError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_archive_options(parser: argparse.ArgumentParser) -> None:
+    """--export FILE and --import FILE, which run instead of an ingest."""
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument(
+        "--export",
+        type=Path,
+        metavar="FILE",
+        help="instead of an ingest, write the whole index to FILE (gzip JSON lines)",
+    )
+    group.add_argument(
+        "--import",
+        dest="import_file",
+        type=Path,
+        metavar="FILE",
+        help="instead of an ingest, add an exported index from FILE (no re-embedding)",
+    )
+
+
+def run_archive(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Export or import the index: exit 0 when done, 2 for a bad file, setting or a file of
+    another model (nothing written), 1 when the store fails midway (run it again) or an
+    ingest holds the index."""
+    if args.feeds or args.feeds_file or args.opml or args.backfill != 1 or args.watch:
+        parser.error("--export and --import run instead of an ingest: give them no feeds")
+    try:
+        settings = Settings.from_env(
+            index_dir=args.index_dir,
+            chroma_url=args.chroma_url,
+            model=args.model,
+            backend=args.backend,
+        )
+        kb = KnowledgeBase.open(settings=settings)
+    except KBError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        progress = _progress(args.verbose)
+        if args.export:
+            report = kb.export_to(args.export, progress=progress)
+        else:
+            report = kb.import_from(args.import_file, progress=progress)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except IngestRunningError as exc:
+        print(f"error: {exc}{_watcher_note(kb)}", file=sys.stderr)
+        return 1
+    except KBError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        kb.close()
+    print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
+    return 0
 
 
 def _sources(args: argparse.Namespace, settings: Settings) -> list[str]:

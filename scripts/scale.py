@@ -17,18 +17,19 @@ would take half a day on a CPU, so the store is filled like this instead:
 
 So the real passages keep their real vectors and stay findable (the gold articles of the
 RealTimeQA questions are real), while every copy is a near-duplicate that competes with them in
-both the dense and the BM25 ranking. Passages go in through ChromaStore.upsert in batches of the
-client's maximum size, and into the catalog (article rows, BM25 rows, aliases) in one transaction
-per batch: Catalog.complete_article deletes an article's old BM25 rows first, a full scan of the
-FTS table per article, which makes one-by-one loading quadratic.
+both the dense and the BM25 ranking. The base is read, and the copies are written, through the
+public export/import path (kb.archive): each grow() is one stream of export records (header,
+the copies' article lines, end) handed to kb.archive.import_lines, which writes them as any
+import does, through ingest's crash-safe protocol (catalog rows pending, passages upserted, rows
+completed with their BM25 rows and aliases); no SQL here. A copy's passages have the copy's own
+chunk ids (`<id>~r-0003`), so each copy is an article of its own everywhere, as its row says.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,14 +37,16 @@ from typing import Any
 import numpy as np
 
 from kb import KnowledgeBase
+from kb.archive import ArchiveReport, ArticleEntry, import_lines, stored_entries
+from kb.archive.records import article_record, dump, end_record, header_record
+from kb.catalog import StoredArticle
 from kb.ingest import embedding_text
+from kb.store import StoredPassage
 
 #: Share of a passage's words a copy replaces; one neighbour swap per this many words.
 REPLACE = 0.10
 SWAP_EVERY = 25
 CALIBRATION_SAMPLE = 64
-#: Passages per write (ChromaStore.upsert splits them to the client's maximum batch size).
-BATCH = 16_384
 
 
 @dataclass
@@ -55,25 +58,15 @@ class BaseArticle:
 
 
 def read_base(kb: KnowledgeBase) -> list[BaseArticle]:
-    """Every stored article of kb with its passages, in chunk order."""
-    path = kb.settings.index_dir / "catalog.sqlite3"
-    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    try:
-        cursor = db.execute("SELECT * FROM articles WHERE state = 'stored' ORDER BY article_id")
-        names = [c[0] for c in cursor.description]
-        rows = {r[0]: dict(zip(names, r, strict=True)) for r in cursor.fetchall()}
-        chunks = db.execute("SELECT chunk_id, article_id FROM passages_fts").fetchall()
-    finally:
-        db.close()
-    stored: dict[str, Any] = {}
-    ids = [cid for cid, aid in chunks if aid in rows]
-    for start in range(0, len(ids), 2000):
-        stored.update(kb.store.get(ids[start : start + 2000]))
-    articles = {aid: BaseArticle(row, []) for aid, row in rows.items()}
-    for cid in sorted(stored, key=lambda c: (stored[c][1].get("chunk_index", 0), c)):
-        text, meta, vector = stored[cid]
-        articles[str(meta["article_id"])].passages.append((cid, text, meta, vector))
-    return [a for a in articles.values() if a.passages]
+    """Every stored article of kb with its passages, in chunk order (read as an export reads)."""
+    return [
+        BaseArticle(
+            dict(entry.article.row),
+            [(p.chunk_id, p.text, p.metadata, p.vector) for p in entry.passages],
+        )
+        for entry in stored_entries(kb.catalog, kb.store)
+        if entry.passages
+    ]
 
 
 def vocabulary(base: list[BaseArticle]) -> list[str]:
@@ -152,12 +145,14 @@ class ScaledStore:
         return len(self.ids)
 
     def grow(self, target: int, *, progress: Callable[[str], None] | None = None) -> None:
-        """Add copies until the store holds target passages (at most capacity)."""
+        """Add copies until the store holds target passages (at most capacity), imported as
+        one stream of export records."""
         target = min(target, self.capacity)
+        if self.count >= target:
+            return
         started, start_count = time.monotonic(), self.count
-        while self.count < target:
-            rows, passages = self._next_batch(min(BATCH, target - self.count))
-            self._write(rows, passages)
+
+        def report(stage: str, done: int, total: int) -> None:
             if progress:
                 done, elapsed = self.count - start_count, time.monotonic() - started
                 eta = (target - self.count) * elapsed / max(done, 1)
@@ -165,64 +160,56 @@ class ScaledStore:
                     f"{self.count}/{target} passages, {done / elapsed:.0f}/s, ~{eta:.0f} s left"
                 )
 
-    def _next_batch(self, size: int) -> tuple[list[dict[str, Any]], list[tuple[Any, ...]]]:
-        """Catalog rows and (chunk id, text, metadata, vector) of the next copies."""
-        rows: list[dict[str, Any]] = []
-        passages: list[tuple[Any, ...]] = []
-        while len(passages) < size:
+        import_lines(
+            self.kb.catalog,
+            self.kb.store,
+            self._records(target),
+            source="scaled copies",
+            progress=report,
+        )
+
+    def _records(self, target: int) -> Iterator[str]:
+        """The export lines of the copies that bring the store to target passages."""
+        model = self.kb.catalog.get_meta("model") or self.kb.model_name
+        counts = ArchiveReport()
+        yield dump(header_record(model, self.vectors.shape[1], {"passages": target - self.count}))
+        while self.count < target:
             article = self.base[self.order[self._cursor]]
-            room = size - len(passages)
-            row, copies = self._copy(article, self._round, article.passages[:room])
-            rows.append(row)
-            passages.extend(copies)
+            room = target - self.count
+            record, ids, vectors = self._copy(article, self._round, article.passages[:room])
+            self.vectors[self.count : self.count + len(ids)] = vectors
+            self.ids.extend(ids)
+            counts.articles += 1
+            counts.passages += len(ids)
+            yield dump(record)
             self._cursor += 1
             if self._cursor == len(self.order):
                 self._cursor, self._round = 0, self._round + 1
-        return rows, passages
+        yield dump(end_record(counts.counts()))
 
     def _copy(
         self, article: BaseArticle, n: int, originals: list[tuple[str, str, dict[str, Any], Any]]
-    ) -> tuple[dict[str, Any], list[tuple[Any, ...]]]:
+    ) -> tuple[dict[str, object], list[str], np.ndarray]:
+        """Copy n of an article as an export record, with its chunk ids and vectors."""
         aid, url = f"{article.row['article_id']}~{n}", f"{article.row['url']}#copy-{n}"
         guid = article.row.get("guid")
         row = dict(article.row, article_id=aid, url=url, passages=len(originals))
-        row.update(guid=f"{guid}~{n}" if guid else guid, state="stored", failure=None)
+        row.update(guid=f"{guid}~{n}" if guid else guid)
         vectors = np.stack([p[3] for p in originals])
         vectors = vectors + self.rng.normal(0.0, self.sigma, vectors.shape).astype(np.float32)
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
-        copies = [
-            (
-                f"{cid}~{n}",
+        ids = [f"{aid}-{cid.rsplit('-', 1)[1]}" for cid, _, _, _ in originals]
+        passages = [
+            StoredPassage(
+                copy_id,
                 perturb(text, self.words, self.rng),
                 dict(meta, article_id=aid, url=url),
                 vector,
             )
-            for (cid, text, meta, _), vector in zip(originals, vectors, strict=True)
+            for copy_id, (_, text, meta, _), vector in zip(ids, originals, vectors, strict=True)
         ]
-        return row, copies
-
-    def _write(self, rows: list[dict[str, Any]], passages: list[tuple[Any, ...]]) -> None:
-        """Vectors into the store first, then the catalog (what search reads as 'stored')."""
-        ids = [p[0] for p in passages]
-        vectors = np.stack([p[3] for p in passages])
-        self.kb.store.upsert(ids, vectors, [p[1] for p in passages], [p[2] for p in passages])
-        titles = {r["article_id"]: r["title"] or "" for r in rows}
-        columns = list(rows[0])
-        marks = ", ".join("?" * len(columns))
-        # Column names come from the catalog's own table; every value is ?-bound.
-        insert = f"INSERT INTO articles ({', '.join(columns)}) VALUES ({marks})"  # noqa: S608
-        with self.kb.catalog.transaction() as db:
-            db.executemany(insert, [[r[c] for c in columns] for r in rows])
-            db.executemany(
-                "INSERT INTO passages_fts (chunk_id, article_id, title, text) VALUES (?, ?, ?, ?)",
-                [(p[0], p[2]["article_id"], titles[p[2]["article_id"]], p[1]) for p in passages],
-            )
-            db.executemany(
-                "INSERT OR REPLACE INTO aliases (alias, article_id) VALUES (?, ?)",
-                [(r["url"], r["article_id"]) for r in rows],
-            )
-        self.vectors[self.count : self.count + len(ids)] = vectors
-        self.ids.extend(ids)
+        record = article_record(ArticleEntry(StoredArticle(row, (url,)), passages))
+        return record, ids, vectors
 
 
 def directory_mb(path: Path) -> float:

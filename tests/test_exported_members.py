@@ -4,6 +4,7 @@ import kb
 
 EXPECTED = [
     "Answer",
+    "ArchiveReport",
     "Article",
     "ArticleSummary",
     "BlockedHostError",
