@@ -75,7 +75,7 @@ TIMELINE_PASSAGES = 50
 LATEST_PAGE = 20
 #: Seconds between two reads of the index's status and saved questions by an open page, so it
 #: shows another process's refresh without a click.
-LIVE_EVERY = 5.0
+LIVE_EVERY = 4.0
 LANGUAGE_NAMES = {
     "ca": "Catalan",
     "de": "German",
