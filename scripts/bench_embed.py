@@ -5,9 +5,11 @@ ingest cuts them (kb.chunk.chunk_text), --passages of them spread evenly over th
 backend is loaded first (an OpenVINO export, if any, happens then, untimed), then each of
 --rounds rounds embeds all passages once with every backend, interleaved slice by slice so a
 busy machine slows them alike (see measure()). The table gives each backend's median
-passages/s, its speed against the first backend measured side by side, and its vectors' cosine
-to the first backend's (mean, min). With --joint each backend is also timed joined to the
-multilingual model, as the default ingest runs it (kb.embed.JointEmbedder).
+passages/s, its speed against the first backend measured side by side, the CPU time it spends
+per passage (all threads; steady when other processes load the machine, while wall time is
+not), and its vectors' cosine to the first backend's (mean, min). With --joint each backend
+is also timed joined to the multilingual model, as the default ingest runs it
+(kb.embed.JointEmbedder).
 
     python scripts/bench_embed.py [--backends torch,openvino-int8,...] [--passages 400]
                                   [--rounds 3] [--joint] [--json]
@@ -67,14 +69,16 @@ def measure(
     names = list(embedders)
     cut = [passages[i::slices] for i in range(slices)]
     times = {name: [[0.0] * slices for _ in range(rounds)] for name in names}
+    cpu = dict.fromkeys(names, 0.0)
     vectors: dict[str, list[np.ndarray]] = {name: [] for name in names}
     for round_ in range(rounds):
         for part, texts in enumerate(cut):
             shift = (round_ * slices + part) % len(names)
             for name in names[shift:] + names[:shift]:
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 out = embedders[name].embed(texts)
                 times[name][round_][part] = time.perf_counter() - start
+                cpu[name] += time.process_time() - start_cpu
                 if round_ == 0:
                     vectors[name].append(out)
         line = " ".join(f"{n} {len(passages) / sum(times[n][round_]):.1f}" for n in names)
@@ -95,6 +99,8 @@ def measure(
             "passages_per_s": statistics.median(per_round),
             "rounds_per_s": per_round,
             "speed_vs_reference": statistics.median(ratios),
+            # CPU time barely moves with load from other processes, unlike wall time.
+            "cpu_ms_per_passage": 1000 * cpu[name] / (rounds * len(passages)),
             "cosine_mean": float(cosines.mean()),
             "cosine_min": float(cosines.min()),
         }
@@ -128,11 +134,15 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(result, indent=2))
         return 0
     print(f"{len(passages)} RealTimeQA passages, {pieces:.0f} word pieces on average")
-    print(f"{'backend':<22} {'passages/s':>10} {'ratio':>6} {'cos mean':>9} {'cos min':>8}  rounds")
+    print(
+        f"{'backend':<22} {'passages/s':>10} {'ratio':>6} {'CPU ms':>7} {'cos mean':>9} "
+        f"{'cos min':>8}  rounds"
+    )
     for name, row in result["backends"].items():
         rounds = " ".join(f"{r:.1f}" for r in row["rounds_per_s"])
         print(
             f"{name:<22} {row['passages_per_s']:>10.1f} {row['speed_vs_reference']:>6.2f} "
+            f"{row['cpu_ms_per_passage']:>7.1f} "
             f"{row['cosine_mean']:>9.4f} {row['cosine_min']:>8.4f}  {rounds}"
         )
     return 0
