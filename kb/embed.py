@@ -35,7 +35,9 @@ _PACKAGED = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
 #: Embedding backends: OpenVINO int8 (default) or fp32, torch fp32 (the reference).
 BACKENDS = ("openvino-int8", "openvino", "torch")
 #: OpenVINO's CPU plugin computes in bfloat16 where the CPU has it (AVX-512 BF16, AMX) unless
-#: told otherwise: "openvino" is fp32 as named, so its vectors match torch's.
+#: told otherwise: "openvino" is fp32 as named, so its vectors match torch's. "openvino-int8"
+#: keeps the plugin's default for what is not int8; its cosine to fp32 is in the README, and
+#: scripts/bench_embed.py re-measures it.
 OPENVINO_CONFIG: dict[str, dict[str, str]] = {
     "openvino": {"INFERENCE_PRECISION_HINT": "f32"},
     "openvino-int8": {},
