@@ -10,14 +10,12 @@ from pathlib import Path
 from kb.errors import ConfigError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-#: How the model runs (kb.embed.BACKENDS): OpenVINO int8 (NNCF, calibrated), OpenVINO fp32, torch.
-DEFAULT_BACKEND = "openvino-int8"
+#: How the model runs (kb.embed.BACKENDS): ONNX Runtime with int8 weights, ONNX fp32, or torch.
+DEFAULT_BACKEND = "onnx-int8"
 #: Multilingual models kb can join to the main one (KB_MULTILINGUAL), by their names in an index.
 MULTILINGUAL_MODELS = {"usem3": "use-multilingual-v3"}
 DEFAULT_MULTILINGUAL = "usem3"
-BACKENDS = ("openvino-int8", "openvino", "torch")
-#: Backends of earlier releases, and what replaced them (same model, same index).
-RETIRED_BACKENDS = {"onnx-int8": "openvino-int8", "onnx": "openvino"}
+BACKENDS = ("onnx-int8", "onnx", "torch")
 DEFAULT_INDEX_DIR = "index_store"
 USER_AGENT = "kb/0.1 (+https://github.com/kb-news/kb; self-hosted news knowledge base)"
 
@@ -64,12 +62,6 @@ class Settings:
     def __post_init__(self) -> None:
         # Accept str paths from callers; everything inside works with Path.
         object.__setattr__(self, "index_dir", Path(self.index_dir))
-        if self.backend in RETIRED_BACKENDS:
-            raise ConfigError(
-                f"the {self.backend} backend was replaced by "
-                f"{RETIRED_BACKENDS[self.backend]} (faster, same model and index): set "
-                f"KB_BACKEND={RETIRED_BACKENDS[self.backend]}"
-            )
         if self.backend not in BACKENDS:
             raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
         if self.ui_language not in ("", "en", "es"):

@@ -26,7 +26,7 @@ host, so the per-host politeness delay is 0 here (as in scripts/bench.py). The q
 embedded up front in one batch (through the Embedder seam), so query time goes to ranking.
 
     python scripts/evaluate.py [--index-dir DIR] [--limit N] [--abstain N] [--compare]
-                                [--backend openvino-int8|openvino|torch] [--json]
+                                [--backend onnx-int8|onnx|torch] [--json]
 """
 
 from __future__ import annotations
@@ -881,7 +881,7 @@ def main(argv: list[str] | None = None) -> int:
         "--backend",
         choices=BACKENDS,
         default=Settings().backend,
-        help="how the model runs (default: openvino-int8; torch is the fp32 reference)",
+        help="how the model runs (default: onnx-int8; torch is the fp32 reference)",
     )
     parser.add_argument(
         "--multilingual",

@@ -65,7 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend",
         default=None,
         choices=BACKENDS,
-        help="how the model runs (default: $KB_BACKEND, else openvino-int8)",
+        help="how the model runs (default: $KB_BACKEND, else onnx-int8)",
     )
     parser.add_argument(
         "--allow-private-hosts",

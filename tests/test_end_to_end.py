@@ -93,8 +93,6 @@ def test_answer_markers_match_citations_and_quotes_are_verbatim(real_kb: Knowled
     [
         "What is the best recipe for chocolate chip cookies?",
         "Who won the football world cup?",
-        # Declined on its own evidence since cross-lingual articles stopped getting a flat term
-        # share (before, fp32 and openvino-int8 answered it from a Spanish passage).
         "How do I bake sourdough bread?",
     ],
 )
