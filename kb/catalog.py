@@ -524,11 +524,6 @@ class Catalog:
         )
         return {str(r[0]) for r in rows}
 
-    def article_mark(self) -> int:
-        """The newest article row so far: rows written later (new or rewritten articles) have
-        higher marks."""
-        return int(self._query("SELECT COALESCE(MAX(rowid), 0) FROM articles")[0][0])
-
     def articles_after(self, mark: int, *, limit: int) -> tuple[list[str], int]:
         """(ids of stored articles written after mark, the mark of the last one listed), at
         most limit of them, oldest first."""
@@ -543,20 +538,7 @@ class Catalog:
     def add_watch(self, question: str, filters: str) -> int:
         """Save a question with its filters (JSON) unless saved already; its id. It matches
         articles written from now on."""
-        with self.transaction() as db:
-            row = db.execute(
-                "SELECT watch_id FROM watches WHERE question = ? AND filters = ?",
-                (question, filters),
-            ).fetchone()
-            if row:
-                return int(row[0])
-            mark = db.execute("SELECT COALESCE(MAX(rowid), 0) FROM articles").fetchone()[0]
-            cursor = db.execute(
-                "INSERT INTO watches (question, filters, created, checked_after) "
-                "VALUES (?, ?, ?, ?)",
-                (question, filters, utc_now(), int(mark)),
-            )
-            return int(cursor.lastrowid or 0)
+        return self.restore_watch(question, filters, created=utc_now(), checked_at=None)
 
     def restore_watch(
         self, question: str, filters: str, *, created: str, checked_at: str | None
