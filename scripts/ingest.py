@@ -17,6 +17,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -140,23 +141,34 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.watch:
         return watch(kb, args, sources)
-    try:
-        report = kb.ingest(
+    report, failed = _closing(
+        kb,
+        lambda: kb.ingest(
             sources or None, progress=_progress(args.verbose), backfill=args.backfill
-        )
+        ),
+    )
+    if report is None:
+        return failed
+    print(json.dumps(report.to_dict(), indent=2, default=str) if args.json else report.summary())
+    return int(report.exit_code)
+
+
+def _closing(kb: KnowledgeBase, action: Callable[[], Any]) -> tuple[Any, int]:
+    """(action's result, 0), then kb closed; or (None, exit code) with the error printed: 2 for
+    a configuration error, 1 for any other (an ingest or watcher holding the index says so)."""
+    try:
+        return action(), 0
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return None, 2
     except IngestRunningError as exc:
         print(f"error: {exc}{_watcher_note(kb)}", file=sys.stderr)
-        return 1
+        return None, 1
     except KBError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return None, 1
     finally:
         kb.close()
-    print(json.dumps(report.to_dict(), indent=2, default=str) if args.json else report.summary())
-    return report.exit_code
 
 
 def watch(kb: KnowledgeBase, args: argparse.Namespace, sources: list[str]) -> int:
@@ -277,23 +289,17 @@ def run_archive(parser: argparse.ArgumentParser, args: argparse.Namespace) -> in
     except KBError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    try:
-        progress = _progress(args.verbose)
-        if args.export:
-            report = kb.export_to(args.export, progress=progress)
-        else:
-            report = kb.import_from(args.import_file, progress=progress)
-    except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except IngestRunningError as exc:
-        print(f"error: {exc}{_watcher_note(kb)}", file=sys.stderr)
-        return 1
-    except KBError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    finally:
-        kb.close()
+    progress = _progress(args.verbose)
+    report, failed = _closing(
+        kb,
+        lambda: (
+            kb.export_to(args.export, progress=progress)
+            if args.export
+            else kb.import_from(args.import_file, progress=progress)
+        ),
+    )
+    if report is None:
+        return failed
     print(json.dumps(report.to_dict(), indent=2) if args.json else report.summary())
     return 0
 
