@@ -1,5 +1,7 @@
-"""Extractive answers: the sentence that states the fact, the sources that back it, or a decline
-that says why; pure (the sentence embedder and the index's term rarity are passed in).
+"""The answer: the sentence that states the fact, the sources that back it, or a decline that
+says why. answer_question() is pure (the sentence similarity and the index's term rarity are
+passed in); Answerer wires in the embedding model and the index's term counts, so a question
+and its hits (kb.search) are all it needs.
 
 Every sentence of the retrieved passages is a candidate. Each is scored on how much of the
 question's weight it holds (terms weighted by their rarity in the index), whether it holds the
@@ -17,16 +19,20 @@ from __future__ import annotations
 import itertools
 import math
 import re
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import numpy as np
 
 from kb.chunk import split_sentences
-from kb.language import STOPWORDS, detect_language
+from kb.language import STOPWORDS
 from kb.question import (
     MONTHS,
     Question,
     TimeScope,
+    analyse,
     fold,
     norm,
     numbers_in,
@@ -34,7 +40,10 @@ from kb.question import (
     words,
     year_like,
 )
-from kb.search import Hit
+from kb.search import Hit, on_main_scale, passage_language, same_language, vector_parts
+
+if TYPE_CHECKING:
+    from kb.embed import Embedder
 
 NO_ANSWER = "The knowledge base holds no good answer to this question."
 MIN_SENTENCE_WORDS = 4
@@ -74,12 +83,6 @@ MIN_EVIDENCE = 1.70
 COGNATE_CHARS = 5
 CROSS_EVIDENCE_SIMILARITY = 2.0
 MIN_CROSS_EVIDENCE = 1.20
-#: The multilingual model's cosine on the main model's scale: scale x cosine + shift. The scale
-#: and shift + 0.1 match the two models' quantiles on XQuAD sentences (MiniLM to the English
-#: question, USE to the Spanish one); the 0.1 less prefers, when both languages are among the
-#: passages, the one whose words can be checked (measured on XQuAD-es asked of the newsroom).
-CROSS_SIMILARITY_SCALE = 1.35
-CROSS_SIMILARITY_SHIFT = -0.02
 #: A passage backs the answer when it holds this share of the question's rarer terms.
 MIN_SPECIFIC_COVERAGE = 0.6
 #: IDF given to a word the index has never seen.
@@ -161,7 +164,9 @@ class Citation:
 class Answer:
     """An answer: text with [n] markers and the citations that back it, or a decline with its
     reason (reason_code: empty, vague, nothing, missing, year, weak); related holds the other
-    retrieved passages that share something specific with the question."""
+    retrieved passages that share something specific with the question; degraded a note for
+    each part of the search that failed (kb.search.SearchResult.degraded), so a reader knows
+    the answer may have missed passages."""
 
     question: str
     text: str
@@ -171,6 +176,7 @@ class Answer:
     reason: str = ""
     reason_code: str = ""  # empty, vague, nothing, missing, year, weak
     time: TimeScope | None = None
+    degraded: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -196,6 +202,72 @@ class _Evidence:
 
 #: Embeds sentences and returns each one's cosine similarity to the question.
 Similarity = Callable[[list[str]], list[float]]
+#: The index's passage counts of words: ({word: passages holding it}, passages in all).
+TermCounts = Callable[[Iterable[str]], tuple[dict[str, int], int]]
+
+
+class Answerer:
+    """Answers a question from its hits with this index's term rarity (term_counts, the
+    catalog's) and the embedding model's sentence similarity (embedder() returns the model,
+    loading it on first use); clock is the time a question's "this week" counts from."""
+
+    def __init__(
+        self,
+        embedder: Callable[[], Embedder],
+        term_counts: TermCounts,
+        *,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.embedder = embedder
+        self.term_counts = term_counts
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    def answer(
+        self,
+        question: str | Question,
+        hits: Sequence[Hit],
+        *,
+        vector: np.ndarray | None = None,
+        degraded: tuple[str, ...] = (),
+    ) -> Answer:
+        """The answer to question from hits (best first), see answer_question. vector is the
+        question's (joint) vector when the search already embedded it; degraded, the search's
+        notes of what failed, is carried into the Answer."""
+        asked = question if isinstance(question, Question) else analyse(question, now=self.clock())
+        if not asked.text:
+            return replace(decline(asked, "empty"), degraded=degraded)
+        if vector is None:
+            vector = self.embedder().embed([asked.query])[0]
+        return replace(self._answer(asked, hits, vector), degraded=degraded)
+
+    def _answer(self, asked: Question, hits: Sequence[Hit], vector: np.ndarray) -> Answer:
+        """The answer from hits, sentences measured against the question's (joint) vector:
+        by the main model, and by the multilingual one in another language than the
+        question's."""
+        counts, total = self.term_counts(asked.words)
+        rarity = rarity_from_counts({w: counts.get(w, 0) for w in asked.words}, total)
+        embedder = self.embedder()
+        main, multilingual = vector_parts(embedder, vector)
+        secondary = getattr(embedder, "secondary", None)
+        crosslingual = None
+        if secondary is not None and multilingual is not None:
+            crosslingual = similarity_to(secondary, multilingual)
+        return answer_question(
+            asked,
+            hits,
+            similarity=similarity_to(getattr(embedder, "primary", embedder), main),
+            rarity=rarity,
+            crosslingual=crosslingual,
+        )
+
+
+def similarity_to(model: Embedder, question: np.ndarray) -> Similarity:
+    """Each text's cosine similarity, embedded by model, to the question's vector."""
+
+    def similarity(texts: list[str]) -> list[float]:
+        return [float(np.dot(v, question)) for v in model.embed(texts)]
+
+    return similarity
 
 
 def decline(question: Question | None, code: str, detail: str = "", **extra: object) -> Answer:
@@ -417,23 +489,6 @@ def _measure(
     for i, sim in zip(other, crosslingual([texts[i] for i in other]), strict=True):
         sims[i] = on_main_scale(sim)
     return sims
-
-
-def on_main_scale(similarity: float) -> float:
-    """A multilingual model's cosine put on the main model's scale (see CROSS_SIMILARITY_*),
-    within a cosine's bounds."""
-    return max(-1.0, min(1.0, CROSS_SIMILARITY_SCALE * similarity + CROSS_SIMILARITY_SHIFT))
-
-
-def same_language(asked: str, language: str) -> bool:
-    """Whether a text in language can be compared word for word with a question in asked
-    (either unknown counts as the same)."""
-    return not asked or not language or asked == language
-
-
-def passage_language(hit: Hit) -> str:
-    """A passage's language: its article's, else a guess from its text (English by default)."""
-    return hit.language or detect_language(hit.text, default="en")
 
 
 def _holds_kind(question: Question, text: str, tokens: list[str], asked: set[str]) -> float:

@@ -1,51 +1,38 @@
-"""The facade app.py, scripts and users call: open a knowledge base, ingest, search, ask."""
+"""The facade app.py, scripts and users call: open a knowledge base, ingest, search, ask.
+
+It wires the parts and holds none of their logic: the search is kb.search.Searcher, the answer
+kb.answer.Answerer, the ingest kb.ingest.Ingestor."""
 
 from __future__ import annotations
 
 import fcntl
 import logging
 import os
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
-from kb.answer import (
-    Answer,
-    Similarity,
-    answer_question,
-    decline,
-    on_main_scale,
-    passage_language,
-    rarity_from_counts,
-    same_language,
-)
+from kb.answer import Answer, Answerer, decline
 from kb.archive import ArchiveReport, export_index, import_index
 from kb.catalog import ArticleSummary, Catalog, Facets, FeedRecord
 from kb.config import DEFAULT_FEEDS, Settings
-from kb.embed import Embedder, english_only, load_embedder
+from kb.embed import Embedder, load_embedder
 from kb.errors import (
     ConfigError,
     IngestRunningError,
     KBError,
     ModelMismatchError,
-    StoreError,
 )
 from kb.fetch import Fetcher
-from kb.filters import Filters, chroma_where
-from kb.ids import article_of_chunk
+from kb.filters import Filters
 from kb.ingest import Ingestor, Progress
-from kb.question import Question, TimeScope, analyse, is_foreign, question_language
+from kb.question import Question, analyse
 from kb.report import IngestReport
 from kb.schedule import RefreshStatus, watcher_alive
-from kb.search import Hit, diversify, hit_from, rrf_fuse
+from kb.search import Hit, Searcher, SearchResult
 from kb.sources import check_sources, read_feed_source
 from kb.store import ChromaStore
 from kb.watches import Watch, WatchMatch, checked_question, filters_to_json, match_new
@@ -55,18 +42,6 @@ from kb.watches import watches as saved_watches
 logger = logging.getLogger(__name__)
 
 FEEDS_FILE = "feeds.txt"
-CANDIDATES = 50
-#: At most this many passages of the time a question names come before the others.
-TIME_FIRST = 3
-#: Weight of the dense ranking in the fusion for a question in another language than an
-#: English-only model's (measured on 400 XQuAD-es questions: recall@5 0.915 at 1.0, 0.958 at
-#: 0.35; es->en and English questions unchanged, they keep 1.0). With the multilingual model
-#: joined, it is the English-only part's weight inside the dense query instead.
-FOREIGN_DENSE_WEIGHT = 0.35
-#: Weight of the multilingual model's part in the dense query (400 XQuAD questions each way,
-#: fused recall@5 at 0.35 / 1.0 -> 0.35 / 1.5: en->en 0.993 -> 0.995, es->es 0.980 -> 0.983,
-#: es->en 0.960 -> 0.965, en->es 0.938 -> 0.950; main part at 1.0 for Spanish: es->en 0.938).
-MULTILINGUAL_WEIGHT = 1.5
 
 
 @dataclass(frozen=True)
@@ -135,10 +110,11 @@ class KnowledgeBase:
             generation=self.catalog.generation(),
         )
         self._fetcher = fetcher
-        self._lexical_pool: ThreadPoolExecutor | None = None
-        self._pool_lock = threading.Lock()
-        #: "fused" (default), or "dense"/"lexical" alone, for evaluation (scripts/evaluate.py).
-        self.retrieval = "fused"
+        #: The query path this facade delegates to: the search, then the answer from its hits.
+        self.searcher = Searcher(self.store, self.catalog, lambda: self.embedder)
+        self.answerer = Answerer(
+            lambda: self.embedder, self.catalog.term_counts, clock=lambda: self.clock()
+        )
 
     @classmethod
     def open(
@@ -166,15 +142,23 @@ class KnowledgeBase:
         return self._embedder
 
     @property
+    def retrieval(self) -> str:
+        """The searcher's mode: "fused" (default), or "dense"/"lexical" alone, for evaluation
+        (scripts/evaluate.py)."""
+        return self.searcher.retrieval
+
+    @retrieval.setter
+    def retrieval(self, mode: str) -> None:
+        self.searcher.retrieval = mode
+
+    @property
     def model_name(self) -> str:
         """The embedding model's name, without loading it."""
         return self._embedder.name if self._embedder is not None else self.settings.model_name
 
     def close(self) -> None:
         """Release the catalog connection, the HTTP pool and the query worker."""
-        if self._lexical_pool is not None:
-            self._lexical_pool.shutdown(wait=True)
-            self._lexical_pool = None
+        self.searcher.close()
         self.store.close()
         self.catalog.close()
         if self._fetcher is not None:
@@ -248,132 +232,22 @@ class KnowledgeBase:
     # --- query ------------------------------------------------------------------------------
     def search(self, query: str, k: int = 10, *, filters: Filters | None = None) -> list[Hit]:
         """The k passages that best match query (within filters), best first, at most two per
-        article on top."""
-        query = " ".join(query.split())
-        if not query or k <= 0:
-            return []
-        return self._search(query, k, filters)[0]
+        article on top (search_result() also says whether part of the search failed)."""
+        return self.search_result(query, k, filters=filters).hits
 
-    def _search(
-        self,
-        query: str,
-        k: int,
-        filters: Filters | None = None,
-        *,
-        vector: np.ndarray | None = None,
-    ) -> tuple[list[Hit], np.ndarray]:
-        """The k best hits and the query's vector (vector: one already computed).
-
-        BM25 runs in SQLite on a worker thread while the query is embedded and the vector index
-        searched (both release the GIL), so the two costs overlap instead of adding up. Both
-        rankings are of chunk ids; texts and metadata are read for the top few only."""
-        self.catch_up()
-        pool = max(CANDIDATES, 4 * k) * (4 if filters and filters.categories else 1)
-        foreign = is_foreign(query)
-        lexical_job = self._lexical(query, pool, filters) if self.retrieval != "dense" else None
-        try:
-            if vector is None:
-                vector = self.embedder.embed([query])[0]
-            dense = (
-                [
-                    cid
-                    for cid, _ in self.store.query(
-                        self._query_vector(vector, foreign=foreign),
-                        k=pool,
-                        where=chroma_where(filters),
-                    )
-                ]
-                if self.retrieval != "lexical"
-                else []
-            )
-        finally:
-            lexical = [cid for cid, _ in lexical_job.result()] if lexical_job is not None else []
-        if filters and dense:  # Chroma tested all but categories; the catalog tests them all
-            allowed = self.catalog.articles_matching(map(article_of_chunk, dense), filters)
-            dense = [cid for cid in dense if article_of_chunk(cid) in allowed]
-        fused = rrf_fuse([dense, lexical], weights=[self._dense_weight(foreign=foreign), 1.0])
-        ranked = diversify(
-            [cid for cid, _ in fused], {cid: article_of_chunk(cid) for cid, _ in fused}
-        )
-        # A few spare ids: BM25 may name a passage this client cannot read yet (mid-write).
-        stored = self.store.get(ranked[: 2 * k])
-        top = [cid for cid in ranked[: 2 * k] if cid in stored][:k]
-        language = question_language(query)
-        hits = [self._scored_hit(cid, *stored[cid], vector, language) for cid in top]
-        return hits, vector
-
-    def _scored_hit(
-        self,
-        cid: str,
-        text: str,
-        meta: Mapping[str, Any],
-        stored: np.ndarray,
-        vector: np.ndarray,
-        language: str,
-    ) -> Hit:
-        """A hit scored (the evidence ask() weighs) by the main model's similarity, or, in
-        another language than the question's (language), by the multilingual model's on the
-        main model's scale: an English-only main model cannot compare the two."""
-        main, multilingual = self._parts(stored)
-        question, question_multilingual = self._parts(vector)
-        hit = hit_from(cid, text, meta, float(np.dot(main, question)))
-        if multilingual is None or question_multilingual is None:
-            return hit
-        if same_language(language, passage_language(hit)):
-            return hit
-        return replace(hit, score=on_main_scale(float(np.dot(multilingual, question_multilingual))))
+    def search_result(
+        self, query: str, k: int = 10, *, filters: Filters | None = None
+    ) -> SearchResult:
+        """search()'s hits with the query's vector and a note for each part of the search that
+        failed (degraded): a failed keyword search leaves the dense ranking alone."""
+        return self.searcher.search(query, k, filters)
 
     def catch_up(self) -> bool:
         """See what other processes' refreshes wrote since this one last looked (the catalog's
         generation changed): the embedded vector store is reopened, the model kept. Every
         search does this first; True when something was reopened. A store that cannot be
         reopened now is kept as it was (and tried again on the next search)."""
-        try:
-            return self.store.refresh(self.catalog.generation())
-        except StoreError as exc:
-            logger.warning("could not reopen the store to see the latest refresh: %s", exc)
-            return False
-
-    def _parts(self, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
-        """The main model's and the multilingual model's unit vectors inside a (joint)
-        vector; None for the second without a multilingual model."""
-        split = getattr(self.embedder, "split", None)
-        if split is None:
-            return vector, None
-        main, multilingual = split(vector)
-        return main, multilingual
-
-    def _query_vector(self, vector: np.ndarray, *, foreign: bool) -> np.ndarray:
-        """The dense query: with the multilingual model joined, the English-only part weighs
-        FOREIGN_DENSE_WEIGHT for a question in another language (foreign), the multilingual
-        part MULTILINGUAL_WEIGHT."""
-        weighted = getattr(self.embedder, "weighted", None)
-        if weighted is None:
-            return vector
-        primary = getattr(self.embedder, "primary", None)
-        main = 1.0
-        if primary is not None and english_only(primary.name) and foreign:
-            main = FOREIGN_DENSE_WEIGHT
-        return np.asarray(weighted(vector, main, MULTILINGUAL_WEIGHT))
-
-    def _lexical(
-        self, query: str, limit: int, filters: Filters | None
-    ) -> Future[list[tuple[str, float]]]:
-        """The BM25 search, started on the query worker thread."""
-        with self._pool_lock:
-            if self._lexical_pool is None:
-                self._lexical_pool = ThreadPoolExecutor(2, thread_name_prefix="kb-bm25")
-            return self._lexical_pool.submit(
-                self.catalog.search_lexical, query, limit=limit, filters=filters
-            )
-
-    def _dense_weight(self, *, foreign: bool) -> float:
-        """Less say for an English-only model on a question in another language (foreign),
-        which it cannot read well (with the multilingual model joined, the dense query itself
-        weighs its parts)."""
-        if english_only(self.model_name) and foreign:
-            return FOREIGN_DENSE_WEIGHT
-        return 1.0
+        return self.searcher.catch_up()
 
     def ask(
         self,
@@ -387,7 +261,8 @@ class KnowledgeBase:
         of the passages that back it and the other close passages as related; or a decline
         with its reason. A time in the question ("in 2024", "en noviembre de 2025", "this
         week") puts passages of that time first, "latest" the newest; use_time=False ignores
-        it (the page's way to remove it)."""
+        it (the page's way to remove it). answer.degraded notes a part of the search that
+        failed."""
         asked = analyse(question, now=self.clock())
         if not asked.text:
             return decline(asked, "empty")
@@ -395,47 +270,13 @@ class KnowledgeBase:
             return decline(asked, "vague")
         if not use_time:
             asked = replace(asked, when=None, search_text="")
-        when = asked.when
-        hits, vector = self._search(asked.query, k, filters)
-        window = narrow(filters, when) if when is not None and (when.since or when.until) else None
-        if window is not None and self.catalog.latest(limit=1, filters=window):
-            # The time's own articles first (a search of their own: they may rank below the
-            # candidates of the whole index), then the rest.
-            inside, _ = self._search(asked.query, k, window, vector=vector)
-            seen = {h.chunk_id for h in inside[:TIME_FIRST]}
-            hits = (
-                inside[:TIME_FIRST] + [h for h in hits if h.chunk_id not in seen][: k - len(seen)]
-            )
-        elif when is not None and window is None:
-            hits = newest_first(hits)
-        return self._answer(asked, hits, vector)
+        found = self.searcher.search(asked.query, k, filters, when=asked.when)
+        return self.answerer.answer(asked, found.hits, vector=found.vector, degraded=found.degraded)
 
     def answer(self, question: str, hits: list[Hit]) -> Answer:
         """The answer ask() would give to question from these hits (best first), e.g. hits
         of search() narrowed by the caller."""
-        asked = analyse(question, now=self.clock())
-        if not asked.text:
-            return decline(asked, "empty")
-        return self._answer(asked, hits, self.embedder.embed([asked.query])[0])
-
-    def _answer(self, asked: Question, hits: list[Hit], vector: np.ndarray) -> Answer:
-        """The answer from hits, sentences measured against the question's (joint) vector:
-        by the main model, and by the multilingual one in another language than the
-        question's."""
-        counts, total = self.catalog.term_counts(asked.words)
-        rarity = rarity_from_counts({w: counts.get(w, 0) for w in asked.words}, total)
-        main, multilingual = self._parts(vector)
-        secondary = getattr(self.embedder, "secondary", None)
-        crosslingual = None
-        if secondary is not None and multilingual is not None:
-            crosslingual = similarity_to(secondary, multilingual)
-        return answer_question(
-            asked,
-            hits,
-            similarity=similarity_to(getattr(self.embedder, "primary", self.embedder), main),
-            rarity=rarity,
-            crosslingual=crosslingual,
-        )
+        return self.answerer.answer(analyse(question, now=self.clock()), hits)
 
     def analyse(self, question: str) -> Question:
         """What ask() reads in a question: terms, names, numbers, expected answer, time."""
@@ -565,37 +406,6 @@ class KnowledgeBase:
 
 def _watch_id(watch: Watch | int) -> int:
     return watch.watch_id if isinstance(watch, Watch) else int(watch)
-
-
-def similarity_to(model: Embedder, question: np.ndarray) -> Similarity:
-    """Each text's cosine similarity, embedded by model, to the question's vector."""
-
-    def similarity(texts: list[str]) -> list[float]:
-        return [float(np.dot(v, question)) for v in model.embed(texts)]
-
-    return similarity
-
-
-def narrow(filters: Filters | None, when: TimeScope) -> Filters:
-    """The filters further limited to the time a question asks about."""
-    base = filters or Filters()
-    since = max((d for d in (base.since, when.since) if d), default=None, key=_utc)
-    until = min((d for d in (base.until, when.until) if d), default=None, key=_utc)
-    return replace(base, since=since, until=until)
-
-
-def newest_first(hits: list[Hit], among: int = 3) -> list[Hit]:
-    """The best `among` hits newest first ("latest news on X"), then the rest in order."""
-    dated = sorted(
-        (h for h in hits[:among] if h.published), key=lambda h: _utc(h.published), reverse=True
-    )
-    return dated + [h for h in hits if h not in dated]
-
-
-def _utc(moment: datetime | None) -> datetime:
-    if moment is None:
-        return datetime.min.replace(tzinfo=UTC)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def read_feeds_file(path: Path) -> list[str]:

@@ -14,12 +14,12 @@ from kb.answer import NO_ANSWER
 from kb.config import DEFAULT_FEEDS
 from kb.feeds import parse_feed
 from kb.knowledge_base import (
-    FOREIGN_DENSE_WEIGHT,
     default_feeds,
     parse_feeds_list,
     sample_feeds,
 )
 from kb.question import is_foreign
+from kb.search import FOREIGN_DENSE_WEIGHT, dense_weight
 
 
 def test_open_uses_kb_index_dir_and_an_explicit_dir_wins(
@@ -209,7 +209,7 @@ def test_an_english_only_model_has_less_say_on_spanish_questions(tmp_path: Path)
     english = KnowledgeBase.open(tmp_path / "a", embedder=FakeEmbedder(name="all-MiniLM-L6-v2"))
     other = KnowledgeBase.open(tmp_path / "b", embedder=FakeEmbedder(name="my-multilingual"))
     spanish = "¿Cuál es el puerto que movió más contenedores en el año?"
-    weight = lambda kb, question: kb._dense_weight(foreign=is_foreign(question))  # noqa: E731
+    weight = lambda kb, question: dense_weight(kb.model_name, foreign=is_foreign(question))  # noqa: E731
     assert weight(english, spanish) == FOREIGN_DENSE_WEIGHT < 1.0
     assert weight(english, "Which port moved the most containers this year?") == 1.0
     assert weight(english, "IMMEX") == 1.0  # too short to tell: no change

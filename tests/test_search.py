@@ -1,8 +1,130 @@
-"""Rank fusion, per-article diversity and Hit construction; pure."""
+"""The search on its own (a Searcher over a tiny hand-built index, no KnowledgeBase), and its
+pure parts: rank fusion, per-article diversity, Hit construction, the time a question names."""
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
-from kb.search import RRF_K, Hit, diversify, hit_from, rrf_fuse
+import pytest
+from conftest import FakeEmbedder
+
+from kb.catalog import Catalog
+from kb.filters import Filters
+from kb.question import TimeScope
+from kb.search import (
+    RRF_K,
+    Hit,
+    Searcher,
+    diversify,
+    hit_from,
+    narrow,
+    newest_first,
+    rrf_fuse,
+)
+from kb.store import ChromaStore
+
+#: (article id, published, passages) of the tiny index.
+ARTICLES = [
+    (
+        "steel",
+        "2025-03-02T10:00:00+00:00",
+        [
+            "Mexico will fight the steel tariffs, officials said on Monday.",
+            "The steel tariffs hit exporters in Monterrey and Saltillo.",
+        ],
+    ),
+    (
+        "fed",
+        "2025-06-11T10:00:00+00:00",
+        ["The Federal Reserve raised its benchmark interest rate by half a point."],
+    ),
+    (
+        "immex",
+        "2026-01-20T10:00:00+00:00",
+        ["IMMEX establishments closed with a contraction in employment, the council said."],
+    ),
+    (
+        "steel-2026",
+        "2026-01-25T10:00:00+00:00",
+        ["Steel tariffs were raised again this January, exporters said."],
+    ),
+]
+
+
+@pytest.fixture
+def index(tmp_path: Path) -> Iterator[tuple[ChromaStore, Catalog, FakeEmbedder]]:
+    """A catalog and a vector store holding ARTICLES, written by hand as an ingest would."""
+    embedder = FakeEmbedder()
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    store = ChromaStore(tmp_path, model=embedder.name)
+    for article_id, published, texts in ARTICLES:
+        ids = [f"{article_id}-{n:04d}" for n in range(len(texts))]
+        title = article_id.title()
+        row = {
+            "article_id": article_id,
+            "url": f"https://example.com/{article_id}",
+            "title": title,
+            "published": published,
+            "language": "en",
+            "content_hash": "h",
+            "item_fingerprint": "f",
+            "passages": len(texts),
+        }
+        catalog.complete_article(row, [(i, title, t) for i, t in zip(ids, texts, strict=True)])
+        metadata = {
+            "url": row["url"],
+            "title": title,
+            "published": published,
+            "published_ts": int(datetime.fromisoformat(published).timestamp()),
+            "article_id": article_id,
+            "language": "en",
+        }
+        store.upsert(ids, embedder.embed(texts), texts, [metadata] * len(texts))
+    yield store, catalog, embedder
+    store.close()
+    catalog.close()
+
+
+def test_a_searcher_on_its_own_finds_the_matching_passages(index) -> None:  # type: ignore[no-untyped-def]
+    store, catalog, embedder = index
+    searcher = Searcher(store, catalog, lambda: embedder)
+    found = searcher.search("Who will fight the steel tariffs?", k=3)
+    assert [h.article_id for h in found.hits[:3]] == ["steel", "steel", "steel-2026"]
+    assert found.hits[0].text.startswith("Mexico will fight")
+    assert found.degraded == ()
+    assert found.vector is not None
+    assert found.hits[0].score == pytest.approx(
+        float(found.vector @ embedder.embed([found.hits[0].text])[0])
+    )
+    assert searcher.search("   ").hits == []
+    searcher.close()
+
+
+def test_keyword_matches_count_in_the_fused_ranking(index) -> None:  # type: ignore[no-untyped-def]
+    """The lexical ranking alone finds only the passage that holds the word; fused, that
+    passage comes first."""
+    store, catalog, embedder = index
+    searcher = Searcher(store, catalog, lambda: embedder, retrieval="lexical")
+    assert [h.chunk_id for h in searcher.search("Monterrey", k=5).hits] == ["steel-0001"]
+    searcher.retrieval = "fused"
+    assert searcher.search("Monterrey", k=5).hits[0].chunk_id == "steel-0001"
+    searcher.close()
+
+
+def test_a_time_puts_its_own_passages_first(index) -> None:  # type: ignore[no-untyped-def]
+    store, catalog, embedder = index
+    searcher = Searcher(store, catalog, lambda: embedder)
+    january = TimeScope(
+        datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC), "in January", "", False
+    )
+    assert searcher.search("steel tariffs", k=3).hits[0].article_id == "steel"
+    found = searcher.search("steel tariffs", k=3, when=january)
+    # January's two articles first (the better of them on top), then the rest of the index
+    assert [h.article_id for h in found.hits] == ["steel-2026", "immex", "steel"]
+    latest = TimeScope(None, None, "latest", "most recent first", True)
+    newest = searcher.search("steel tariffs", k=3, when=latest)
+    assert newest.hits[0].published == max(h.published for h in newest.hits if h.published)
+    searcher.close()
 
 
 def test_rrf_rewards_agreement_between_rankings() -> None:
@@ -70,3 +192,24 @@ def test_hit_from_tolerates_missing_metadata() -> None:
     assert hit.published is None
     assert hit.categories == ()
     assert hit.url == ""
+
+
+def test_narrow_keeps_the_tighter_bound_of_filters_and_time() -> None:
+    filters = Filters(since=datetime(2026, 1, 10, tzinfo=UTC), feeds=("F",))
+    when = TimeScope(
+        datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC), "in January", "", False
+    )
+    assert narrow(filters, when) == Filters(
+        since=datetime(2026, 1, 10, tzinfo=UTC),
+        until=datetime(2026, 2, 1, tzinfo=UTC),
+        feeds=("F",),
+    )
+
+
+def test_newest_first_reorders_only_the_best_few() -> None:
+    def dated(n: int, day: int | None) -> Hit:
+        published = datetime(2026, 1, day, tzinfo=UTC) if day else None
+        return Hit("u", "t", published, "f", "x", 0.5, f"a{n}-0000")
+
+    hits = [dated(1, 3), dated(2, 9), dated(3, None), dated(4, 30)]
+    assert [h.chunk_id for h in newest_first(hits)] == ["a2-0000", "a1-0000", "a3-0000", "a4-0000"]
