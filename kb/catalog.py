@@ -647,26 +647,25 @@ class Catalog:
         BM25 scores every passage that holds a query word (~28k of 100k for a news question),
         so a large catalog is scored in LEXICAL_PARTS rowid ranges at once, each on its own
         read connection (SQLite releases the GIL). FTS5 takes its statistics from the whole
-        table whatever the range, so the merged ranking is the single query's."""
+        table whatever the range, so the merged ranking is the single query's.
+
+        A failed query raises StoreError: the searcher carries on with the dense ranking and
+        reports the search degraded (kb.search), instead of this hiding it."""
         match = fts_query(query)
         if not match:
             return []
         condition, params = sql_where(filters)
-        try:
-            # passage_rows shares the FTS rowids; read like the ranges, off the writer's lock.
-            top = int(self._read("SELECT COALESCE(MAX(rowid), 0) FROM passage_rows", ())[0][0])
-            parts = LEXICAL_PARTS if top > SPLIT_ROWS else 1
-            bounds = [(top * i // parts + (i > 0), top * (i + 1) // parts) for i in range(parts)]
-            jobs = [
-                self._lexical_pool().submit(self._lexical_part, match, condition, params, limit, b)
-                for b in bounds[1:]
-            ]
-            rows = self._lexical_part(match, condition, params, limit, bounds[0])
-            for job in jobs:
-                rows += job.result()
-        except StoreError:
-            logger.warning("lexical search failed for %r", query)
-            return []
+        # passage_rows shares the FTS rowids; read like the ranges, off the writer's lock.
+        top = int(self._read("SELECT COALESCE(MAX(rowid), 0) FROM passage_rows", ())[0][0])
+        parts = LEXICAL_PARTS if top > SPLIT_ROWS else 1
+        bounds = [(top * i // parts + (i > 0), top * (i + 1) // parts) for i in range(parts)]
+        jobs = [
+            self._lexical_pool().submit(self._lexical_part, match, condition, params, limit, b)
+            for b in bounds[1:]
+        ]
+        rows = self._lexical_part(match, condition, params, limit, bounds[0])
+        for job in jobs:
+            rows += job.result()
         rows.sort(key=lambda r: -r[1])
         return [(str(r[0]), float(r[1])) for r in rows[:limit]]
 

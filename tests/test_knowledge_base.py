@@ -2,6 +2,7 @@
 
 import fcntl
 from collections import Counter
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
@@ -9,7 +10,7 @@ import pytest
 from conftest import FakeEmbedder, fixture_feeds
 from server import FixtureServer
 
-from kb import Filters, KBError, KnowledgeBase, ModelMismatchError, Settings
+from kb import Filters, KBError, KnowledgeBase, ModelMismatchError, Settings, StoreError
 from kb.answer import NO_ANSWER
 from kb.config import DEFAULT_FEEDS
 from kb.feeds import parse_feed
@@ -139,6 +140,41 @@ def test_ask_an_unrelated_question_is_not_confident(ingested_kb: KnowledgeBase) 
     answer = ingested_kb.ask("Which chocolate chip cookie recipe bakes fastest?")
     assert not answer.confident
     assert answer.text == NO_ANSWER
+
+
+def test_a_failed_keyword_search_is_reported_and_the_answer_comes_from_meaning(
+    ingested_kb: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The catalog's BM25 query fails: the search goes on dense-only instead of failing, and
+    the result and the answer say so instead of hiding it."""
+    question = "What does IMMEX stand for?"
+    assert ingested_kb.search_result(question).degraded == ()
+    ingested_kb.retrieval = "dense"
+    dense_hits = ingested_kb.search(question, k=5)
+    dense_answer = ingested_kb.ask(question)
+    ingested_kb.retrieval = "fused"
+
+    calls: list[Filters | None] = []
+
+    def broken(query: str, *, limit: int, filters: Filters | None = None) -> list[object]:
+        calls.append(filters)
+        raise StoreError("catalog query failed: database disk image is malformed")
+
+    monkeypatch.setattr(ingested_kb.catalog, "search_lexical", broken)
+    note = "keyword search unavailable: catalog query failed: database disk image is malformed"
+    result = ingested_kb.search_result(question, k=5)
+    assert (result.hits, result.degraded) == (dense_hits, (note,))
+    assert ingested_kb.search(question, k=5) == dense_hits
+    answer = ingested_kb.ask(question)
+    assert answer.confident, answer.reason
+    assert "IMMEX" in answer.text
+    assert answer.degraded == (note,)
+    assert replace(answer, degraded=()) == dense_answer
+    # a question that names a time searches twice (the whole index, then that time's
+    # articles); the note is given once
+    calls.clear()
+    assert ingested_kb.ask(f"{question} in January 2026").degraded == (note,)
+    assert len(calls) == 2
 
 
 def test_another_model_cannot_open_the_index(fake_kb: KnowledgeBase, server: FixtureServer) -> None:

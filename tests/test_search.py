@@ -1,6 +1,7 @@
 """The search on its own (a Searcher over a tiny hand-built index, no KnowledgeBase), and its
 pure parts: rank fusion, per-article diversity, Hit construction, the time a question names."""
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -109,6 +110,25 @@ def test_keyword_matches_count_in_the_fused_ranking(index) -> None:  # type: ign
     searcher.retrieval = "fused"
     assert searcher.search("Monterrey", k=5).hits[0].chunk_id == "steel-0001"
     searcher.close()
+
+
+def test_a_broken_keyword_index_leaves_the_dense_ranking_and_says_so(  # type: ignore[no-untyped-def]
+    index, tmp_path: Path
+) -> None:
+    store, catalog, embedder = index
+    searcher = Searcher(store, catalog, lambda: embedder)
+    dense_only = Searcher(store, catalog, lambda: embedder, retrieval="dense")
+    expected = dense_only.search("steel tariffs exporters", k=4).hits
+    with sqlite3.connect(tmp_path / "catalog.sqlite3") as db:
+        db.execute("DROP TABLE passages_fts")
+    found = searcher.search("steel tariffs exporters", k=4)
+    assert found.hits == expected
+    assert found.hits[0].article_id.startswith("steel")
+    assert len(found.degraded) == 1
+    assert found.degraded[0].startswith("keyword search unavailable: catalog query failed")
+    assert "passages_fts" in found.degraded[0]
+    searcher.close()
+    dense_only.close()
 
 
 def test_a_time_puts_its_own_passages_first(index) -> None:  # type: ignore[no-untyped-def]
