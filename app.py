@@ -86,6 +86,8 @@ LANGUAGE_NAMES = {
     "nl": "Dutch",
     "pt": "Portuguese",
 }
+#: Shown above an answer whose search was degraded (kb.Answer.degraded holds the notes).
+DEGRADED = "Part of the search failed, so this answer may be missing passages: {notes}"
 #: The page's own words in Spanish (English is the default and the key); kb's own messages
 #: (an answer's reason) come in the question's language.
 SPANISH = {
@@ -98,6 +100,8 @@ SPANISH = {
     "Reading feeds: {done} of {total}": "Leyendo canales: {done} de {total}",
     "Starting…": "Empezando…",
     "Answer": "Respuesta",
+    DEGRADED: "Parte de la búsqueda falló, así que a esta respuesta pueden faltarle pasajes: "
+    "{notes}",
     "Sources": "Fuentes",
     "Related": "Relacionados",
     "Closest passages (they do not answer it)": ("Pasajes más cercanos (no la responden)"),
@@ -584,7 +588,11 @@ def progress_of(stage: str, done: int, total: int) -> tuple[float, str]:
 # --- page sections ----------------------------------------------------------------------------
 def show_answer(answer: Answer) -> None:
     """The answer then the sources that back it, or the decline and its reason; the other
-    close passages under a collapsed "Related"."""
+    close passages under a collapsed "Related". A warning first when part of the search
+    failed (the keyword search), so the answer may have missed passages."""
+    if answer.degraded:
+        notes = "; ".join(answer.degraded)
+        st.warning(escape_markdown(tr(DEGRADED, notes=notes)))
     if answer.confident:
         st.subheader(tr("Answer"))
         st.html(answer_html(answer))

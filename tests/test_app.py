@@ -17,8 +17,9 @@ import pytest
 import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from kb import Answer, ArticleSummary, Citation, KBError, KnowledgeBase, Settings
+from kb import Answer, ArticleSummary, Citation, KBError, KnowledgeBase, Settings, StoreError
 from kb.answer import NO_ANSWER
+from kb.catalog import Catalog
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 T21_PATH = "index-highlights-the-importance-of-the-immex-program"
@@ -102,6 +103,52 @@ def test_unanswerable_question_says_so(monkeypatch: pytest.MonkeyPatch, real_ind
     assert not any('class="kb-answer"' in b for b in html_bodies(at))
     assert [h.value for h in at.subheader] == ["Timeline"]  # no "Answer", no "Sources"
     assert not any("<mark>" in b for b in html_bodies(at))
+
+
+@pytest.mark.real_model
+@pytest.mark.parametrize(
+    ("language", "lead"),
+    [
+        ("en", "Part of the search failed, so this answer may be missing passages"),
+        ("es", "Parte de la búsqueda falló, así que a esta respuesta pueden faltarle pasajes"),
+    ],
+)
+def test_a_failed_keyword_search_shows_a_warning_above_the_answer(
+    monkeypatch: pytest.MonkeyPatch, real_index: Path, language: str, lead: str
+) -> None:
+    """The catalog's BM25 query fails: the answer still comes (from the dense ranking) and the
+    page says the search was degraded, in the page's language."""
+
+    def broken(self: Catalog, query: str, **_: object) -> list[tuple[str, float]]:
+        raise StoreError("catalog query failed: database disk image is malformed")
+
+    monkeypatch.setattr(Catalog, "search_lexical", broken)
+    monkeypatch.setenv("KB_INDEX_DIR", str(real_index))
+    monkeypatch.setenv("KB_UI_LANGUAGE", language)
+    at = ask(run_page(), "What does IMMEX stand for?")
+    [warning] = [w.value.replace("\\", "") for w in at.warning]
+    assert warning.startswith(lead)
+    assert "keyword search unavailable: catalog query failed: database disk image is malformed" in (
+        warning
+    )
+    answers = [b for b in html_bodies(at) if 'class="kb-answer"' in b]
+    assert len(answers) == 1
+    assert IMMEX in answers[0]
+
+
+def test_only_a_degraded_answer_shows_the_warning(monkeypatch: pytest.MonkeyPatch) -> None:
+    shown: list[str] = []
+    monkeypatch.setattr(app.st, "warning", shown.append)
+    monkeypatch.setattr(app.st, "info", lambda *a, **k: None)
+    app.show_answer(Answer("q", "", [], confident=False, reason="r", reason_code="weak"))
+    assert shown == []
+    app.show_answer(
+        Answer(
+            "q", "", [], confident=False, reason="r", degraded=("keyword search unavailable: x",)
+        )
+    )
+    assert len(shown) == 1
+    assert "keyword search unavailable: x" in shown[0].replace("\\", "")
 
 
 @pytest.fixture
