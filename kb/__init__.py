@@ -2,7 +2,7 @@
 
 import logging
 
-from kb.answer import Answer, Citation
+from kb.answer import Answer, Answerer, Citation
 from kb.archive import ArchiveReport
 from kb.article import Article
 from kb.catalog import ArticleSummary, Facets
@@ -29,11 +29,12 @@ from kb.filters import Filters
 from kb.knowledge_base import KnowledgeBase, Stats
 from kb.report import FeedResult, IngestReport
 from kb.schedule import RefreshStatus
-from kb.search import Hit
+from kb.search import Hit, Searcher, SearchResult
 from kb.watches import Watch, WatchMatch
 
 __all__ = [
     "Answer",
+    "Answerer",
     "ArchiveReport",
     "Article",
     "ArticleSummary",
@@ -57,6 +58,8 @@ __all__ = [
     "NetworkError",
     "RedirectError",
     "RefreshStatus",
+    "SearchResult",
+    "Searcher",
     "Settings",
     "Stats",
     "StoreError",

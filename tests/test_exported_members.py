@@ -4,6 +4,7 @@ import kb
 
 EXPECTED = [
     "Answer",
+    "Answerer",
     "ArchiveReport",
     "Article",
     "ArticleSummary",
@@ -27,6 +28,8 @@ EXPECTED = [
     "NetworkError",
     "RedirectError",
     "RefreshStatus",
+    "SearchResult",
+    "Searcher",
     "Settings",
     "Stats",
     "StoreError",
