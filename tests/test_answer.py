@@ -2,6 +2,7 @@
 sources that back it, and declines with their reasons; pure (no model, no index)."""
 
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 
 import pytest
@@ -316,3 +317,29 @@ def test_across_languages_the_multilingual_similarity_decides(
     )
     assert measured == [SURVEY]
     assert answer.confident is confident, answer.reason
+
+
+def test_an_answerer_on_its_own_answers_from_a_question_and_hits() -> None:
+    """The answer step without a KnowledgeBase: a model (the fake one) and the index's term
+    counts are all it needs; it asks the counts for the question's words and carries the
+    search's notes."""
+    from conftest import FakeEmbedder
+
+    from kb.answer import Answerer
+
+    asked_for: list[list[str]] = []
+
+    def term_counts(terms: Iterable[str]) -> tuple[dict[str, int], int]:
+        asked_for.append(list(terms))
+        return {"immex": 2}, 1000
+
+    answerer = Answerer(lambda: FakeEmbedder(), term_counts, clock=lambda: NOW)
+    hits = [hit(IMMEX, 1), hit(STEEL, 2, score=0.2)]
+    answer = answerer.answer("What does IMMEX stand for?", hits, degraded=("note",))
+    assert answer.confident, answer.reason
+    assert "Manufacturing, Maquiladora and Export Services Industry Program" in answer.text
+    assert [c.url for c in answer.citations] == ["https://example.com/1"]
+    assert asked_for == [["immex"]]  # "stand for" asks for a definition: no topic word
+    assert answer.degraded == ("note",)
+    empty = answerer.answer("  ", hits)
+    assert (empty.reason_code, empty.degraded) == ("empty", ())
