@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from pg_server import PostgresServer, postgres_bin
 from server import FixtureServer
 
 from kb import KnowledgeBase, Settings
@@ -178,6 +180,40 @@ def real_server_index(
     kb.close()
     assert report.feeds_failed == 0, report.summary()
     return settings
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """A real PostgreSQL server (Debian's postgresql, started by the test session) on
+    loopback."""
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL is not installed (scripts/install.sh --dev installs it)")
+    with PostgresServer() as pg:
+        yield pg
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A URL on an empty knowledge base of the test's own (a fresh schema)."""
+    return postgres_server.fresh_url()
+
+
+#: The three ways an index runs: all on local disk; vectors on a Chroma server with the catalog
+#: on local disk; vectors on a Chroma server and the catalog on a PostgreSQL server.
+DEPLOYMENTS = ("embedded", "chroma+sqlite", "chroma+postgres")
+
+
+@pytest.fixture(params=DEPLOYMENTS)
+def deployment(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a test once per deployment, through the KB_* variables every KnowledgeBase (and
+    every scripts/*.py process the test starts) reads."""
+    kind = str(request.param)
+    if kind != "embedded":
+        monkeypatch.setenv("KB_CHROMA_URL", request.getfixturevalue("chroma_server"))
+        monkeypatch.setenv("KB_COLLECTION", f"t_{uuid.uuid4().hex[:16]}")
+    if kind == "chroma+postgres":
+        monkeypatch.setenv("KB_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    return kind
 
 
 def fixture_feeds(server: FixtureServer) -> list[str]:
