@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import socket
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -214,6 +216,33 @@ def deployment(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) 
     if kind == "chroma+postgres":
         monkeypatch.setenv("KB_DATABASE_URL", request.getfixturevalue("postgres_url"))
     return kind
+
+
+@pytest.fixture(scope="session")
+def real_postgres_index(
+    tmp_path_factory: pytest.TempPathFactory,
+    server: FixtureServer,
+    real_embedder,  # type: ignore[no-untyped-def]
+    chroma_server: str,
+    postgres_server: PostgresServer,
+) -> Settings:
+    """real_index's twin on the team deployment: vectors on the Chroma server, the catalog and
+    keyword index on the PostgreSQL server; the directory it was built from is removed, so
+    whoever opens it keeps nothing on local disk but the model."""
+    built = tmp_path_factory.mktemp("real-postgres-build")
+    settings = Settings(
+        index_dir=built,
+        chroma_url=chroma_server,
+        collection="real_end_to_end_pg",
+        database_url=postgres_server.fresh_url(),
+        allow_private_hosts=True,
+    )
+    kb = KnowledgeBase.open(settings=settings, embedder=real_embedder)
+    report = kb.ingest(fixture_feeds(server))
+    kb.close()
+    assert report.feeds_failed == 0, report.summary()
+    shutil.rmtree(built)
+    return replace(settings, index_dir=tmp_path_factory.mktemp("real-postgres-replica"))
 
 
 def fixture_feeds(server: FixtureServer) -> list[str]:
