@@ -33,6 +33,8 @@ def real_kb(request: pytest.FixtureRequest, real_embedder) -> Iterator[Knowledge
     kb = KnowledgeBase.open(settings=settings, embedder=real_embedder)
     yield kb
     kb.close()
+    if request.param == "chroma+postgres":  # a replica keeps nothing on local disk
+        assert list(settings.index_dir.iterdir()) == []
 
 
 def quoted(answer: Answer) -> list[tuple[str, int]]:
