@@ -148,7 +148,7 @@ class ChromaStore:
         """Insert or replace passages, in batches no larger than the server accepts."""
         if not ids:
             return
-        batch = max(1, int(self._client.get_max_batch_size()))
+        batch = self._batch_size()
         for start in range(0, len(ids), batch):
             stop = min(start + batch, len(ids))
             try:
@@ -163,9 +163,16 @@ class ChromaStore:
                     f"writing {stop - start} passages to {self.where} failed: {exc}"
                 ) from exc
 
+    def _batch_size(self) -> int:
+        """How many records one write may carry (a server says; it may be gone)."""
+        try:
+            return max(1, int(self._client.get_max_batch_size()))
+        except Exception as exc:
+            raise StoreError(f"cannot reach the Chroma store at {self.where}: {exc}") from exc
+
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[Metadata]) -> None:
         """Rewrite the metadata of stored passages, keeping their text and vectors."""
-        batch = max(1, int(self._client.get_max_batch_size()))
+        batch = self._batch_size()
         for start in range(0, len(ids), batch):
             stop = start + batch
             try:
