@@ -44,6 +44,9 @@ class Settings:
     chroma_url: str | None = None
     chroma_token: str | None = field(default=None, repr=False)
     collection: str = "kb_passages"
+    #: A PostgreSQL server for the catalog and keyword index (postgresql://user:pw@host/db);
+    #: None keeps them in <index_dir>/catalog.sqlite3.
+    database_url: str | None = field(default=None, repr=False)
     user_agent: str = USER_AGENT
     connect_timeout: float = 5.0
     read_timeout: float = 15.0
@@ -66,6 +69,11 @@ class Settings:
             raise ConfigError(f"backend must be one of {', '.join(BACKENDS)}, not {self.backend!r}")
         if self.ui_language not in ("", "en", "es"):
             raise ConfigError(f"KB_UI_LANGUAGE must be en or es, not {self.ui_language!r}")
+        if self.database_url and not self.database_url.startswith(("postgresql://", "postgres://")):
+            raise ConfigError(
+                "KB_DATABASE_URL must be a postgresql:// URL, e.g. "
+                "postgresql://kb:secret@db.internal:5432/kb"
+            )
         if self.multilingual and self.multilingual not in MULTILINGUAL_MODELS:
             raise ConfigError(
                 f"KB_MULTILINGUAL must be one of {', '.join(MULTILINGUAL_MODELS)} or off, "
@@ -103,6 +111,8 @@ class Settings:
             values["collection"] = env["KB_COLLECTION"]
         if env.get("KB_CHROMA_URL"):
             values["chroma_url"] = env["KB_CHROMA_URL"]
+        if env.get("KB_DATABASE_URL"):
+            values["database_url"] = env["KB_DATABASE_URL"].strip()
         if env.get("KB_CHROMA_TOKEN"):
             values["chroma_token"] = env["KB_CHROMA_TOKEN"]
         for name, attr in (

@@ -12,8 +12,9 @@ KBError
  │    ├── RedirectError     too many redirects
  │    └── NetworkError      the host cannot be resolved or reached, or a bad URL
  ├── EmbedderError      the embedding model could not be loaded or used
- ├── IngestRunningError another ingest is running on the index
- ├── WatcherRunningError  another watcher (scripts/ingest.py --watch) keeps the index fresh
+ ├── LockHeldError      another process (on any host) holds one of the index's locks (.pid)
+ │    ├── IngestRunningError   another ingest is running on the index
+ │    └── WatcherRunningError  another watcher (scripts/ingest.py --watch) keeps it fresh
  └── StoreError         the vector store or catalog failed
       └── ModelMismatchError  the index was built with another embedding model
 """
@@ -93,16 +94,20 @@ class EmbedderError(KBError):
     """The embedding model could not be loaded or failed to embed."""
 
 
-class IngestRunningError(KBError):
-    """Another ingest is running on the same index; try again when it has finished."""
-
-
-class WatcherRunningError(KBError):
-    """Another watcher keeps this index fresh; pid names it when known."""
+class LockHeldError(KBError):
+    """Another process holds a lock of the index (ingest, watcher); pid names it when known."""
 
     def __init__(self, message: str, *, pid: int | None = None) -> None:
         super().__init__(message)
         self.pid = pid
+
+
+class IngestRunningError(LockHeldError):
+    """Another ingest is running on the same index; try again when it has finished."""
+
+
+class WatcherRunningError(LockHeldError):
+    """Another watcher keeps this index fresh; pid names it when known."""
 
 
 class StoreError(KBError):

@@ -49,7 +49,7 @@ def chroma_where(filters: Filters | None) -> dict[str, Any] | None:
 def sql_where(filters: Filters | None, *, table: str = "a") -> tuple[str, list[object]]:
     """An SQL condition on the catalog's articles table (aliased `table`) and its parameters."""
     if not filters:
-        return "1", []
+        return "TRUE", []
     clauses: list[str] = []
     params: list[object] = []
     if filters.since:
@@ -67,7 +67,7 @@ def sql_where(filters: Filters | None, *, table: str = "a") -> tuple[str, list[o
         tests = [f"('|' || {table}.categories || '|') LIKE ?" for _ in filters.categories]
         clauses.append("(" + " OR ".join(tests) + ")")
         params.extend(f"%|{c}|%" for c in filters.categories)
-    return " AND ".join(clauses) or "1", params
+    return " AND ".join(clauses) or "TRUE", params
 
 
 def _utc(moment: datetime) -> datetime:

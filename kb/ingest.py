@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 from kb.article import Article, compose_article
-from kb.catalog import Catalog, utc_now
+from kb.catalog import ArticleRow, Catalog, utc_now
 from kb.chunk import Passage, chunk_text
 from kb.config import Settings
 from kb.embed import Embedder
@@ -499,24 +499,24 @@ def passage_metadata(
 
 def _row(
     unit: _Work, article: Article, content_hash: str, meta_hash: str, passages: int
-) -> dict[str, object]:
-    return {
-        "article_id": unit.article_id,
-        "url": article.url,
-        "guid": article.guid,
-        "feed": article.feed,
-        "title": article.title,
-        "published": article.published.isoformat() if article.published else None,
-        "author": article.author,
-        "categories": "|".join(article.categories),
-        "language": article.language,
-        "source": article.source,
-        "content_hash": content_hash,
-        "meta_hash": meta_hash,
-        "item_fingerprint": unit.fingerprint,
-        "fetched_at": utc_now(),
-        "passages": passages,
-    }
+) -> ArticleRow:
+    return ArticleRow(
+        article_id=unit.article_id,
+        url=article.url,
+        guid=article.guid,
+        feed=article.feed,
+        title=article.title,
+        published=article.published.isoformat() if article.published else None,
+        author=article.author,
+        categories="|".join(article.categories),
+        language=article.language,
+        source=article.source,
+        content_hash=content_hash,
+        meta_hash=meta_hash,
+        item_fingerprint=unit.fingerprint,
+        fetched_at=utc_now(),
+        passages=passages,
+    )
 
 
 def _short_reason(exc: FetchError) -> str:

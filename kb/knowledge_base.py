@@ -5,11 +5,10 @@ kb.answer.Answerer, the ingest kb.ingest.Ingestor."""
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from importlib import resources
@@ -17,13 +16,14 @@ from pathlib import Path
 
 from kb.answer import Answer, Answerer, decline
 from kb.archive import ArchiveReport, export_index, import_index
-from kb.catalog import ArticleSummary, Catalog, Facets, FeedRecord
+from kb.catalog import ArticleSummary, Catalog, Facets, FeedRecord, open_catalog
 from kb.config import DEFAULT_FEEDS, Settings
 from kb.embed import Embedder, load_embedder
 from kb.errors import (
     ConfigError,
     IngestRunningError,
     KBError,
+    LockHeldError,
     ModelMismatchError,
 )
 from kb.fetch import Fetcher
@@ -87,7 +87,7 @@ class KnowledgeBase:
         #: The time questions such as "this week" are measured from (a seam for tests).
         self.clock = clock or (lambda: datetime.now(UTC))
         self._embedder = embedder
-        self.catalog = catalog or Catalog(settings.index_dir / "catalog.sqlite3")
+        self.catalog = catalog or open_catalog(settings.index_dir, settings.database_url)
         recorded = self.catalog.get_meta("model")
         if embedder is None and settings.multilingual and recorded == settings.model:
             # An index built before the multilingual model joined keeps its one model.
@@ -166,7 +166,12 @@ class KnowledgeBase:
 
     # --- ingest -----------------------------------------------------------------------------
     def feeds(self) -> list[str]:
-        """The feeds a refresh reads: the index's feeds.txt if present, else the defaults."""
+        """The feeds a refresh reads: the index's feeds.txt if present (on a PostgreSQL
+        catalog, the list the catalog keeps: replicas share no directory), else the
+        defaults."""
+        if self.settings.database_url:
+            listed = self.catalog.feed_list()
+            return listed if listed is not None else default_feeds()
         path = self.settings.index_dir / FEEDS_FILE
         if path.is_file():
             return read_feeds_file(path)
@@ -214,20 +219,26 @@ class KnowledgeBase:
 
     @contextmanager
     def _ingest_lock(self) -> Iterator[None]:
-        """One ingest at a time per index: a second one fails fast with a clear message."""
-        self.settings.index_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.settings.index_dir / "ingest.lock", "w") as handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                raise IngestRunningError(
-                    f"another ingest is running on {self.settings.index_dir}; "
-                    "try again when it has finished"
-                ) from None
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        """One ingest at a time per index, across processes and hosts (the catalog's lock): a
+        second one fails fast with a clear message."""
+        lock = ExitStack()
+        try:
+            lock.enter_context(self.catalog.exclusive("ingest"))
+        except LockHeldError as exc:
+            raise IngestRunningError(
+                f"another ingest is running on {self.where}; try again when it has finished",
+                pid=exc.pid,
+            ) from None
+        with lock:
+            yield
+
+    @property
+    def where(self) -> str:
+        """Where this knowledge base lives, for messages: its index directory, or its
+        servers."""
+        if not self.settings.database_url:
+            return str(self.settings.index_dir)
+        return f"{self.catalog.location} and {self.settings.chroma_url or self.settings.index_dir}"
 
     # --- query ------------------------------------------------------------------------------
     def search(self, query: str, k: int = 10, *, filters: Filters | None = None) -> list[Hit]:
@@ -311,6 +322,9 @@ class KnowledgeBase:
         self._write_feeds([f for f in feeds if f != source])
 
     def _write_feeds(self, feeds: list[str]) -> None:
+        if self.settings.database_url:
+            self.catalog.set_feed_list(feeds)
+            return
         path = self.settings.index_dir / FEEDS_FILE
         path.parent.mkdir(parents=True, exist_ok=True)
         header = "# Feeds read by a refresh (scripts/ingest.py without FEED arguments).\n"

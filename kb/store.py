@@ -61,6 +61,8 @@ class ChromaStore:
     ) -> None:
         self.model = model
         self._name = collection
+        #: Where the vectors live, for messages: the server, or the embedded store's directory.
+        self.where = url or str(_embedded_path(index_dir) if index_dir is not None else "memory")
         self._lock = threading.Lock()
         #: The shared embedded client this store reads through (None: a server or a given client).
         self._shared: _Shared | None = None
@@ -146,9 +148,9 @@ class ChromaStore:
         """Insert or replace passages, in batches no larger than the server accepts."""
         if not ids:
             return
-        batch = max(1, int(self._client.get_max_batch_size()))
+        batch = self._batch_size()
         for start in range(0, len(ids), batch):
-            stop = start + batch
+            stop = min(start + batch, len(ids))
             try:
                 self._collection.upsert(
                     ids=list(ids[start:stop]),
@@ -157,11 +159,20 @@ class ChromaStore:
                     metadatas=[dict(m) for m in metadatas[start:stop]],
                 )
             except Exception as exc:
-                raise StoreError(f"writing {stop - start} passages failed: {exc}") from exc
+                raise StoreError(
+                    f"writing {stop - start} passages to {self.where} failed: {exc}"
+                ) from exc
+
+    def _batch_size(self) -> int:
+        """How many records one write may carry (a server says; it may be gone)."""
+        try:
+            return max(1, int(self._client.get_max_batch_size()))
+        except Exception as exc:
+            raise StoreError(f"cannot reach the Chroma store at {self.where}: {exc}") from exc
 
     def update_metadata(self, ids: Sequence[str], metadatas: Sequence[Metadata]) -> None:
         """Rewrite the metadata of stored passages, keeping their text and vectors."""
-        batch = max(1, int(self._client.get_max_batch_size()))
+        batch = self._batch_size()
         for start in range(0, len(ids), batch):
             stop = start + batch
             try:

@@ -2,8 +2,9 @@
 due, one feed at a time through KnowledgeBase.ingest, so every guarantee of an ingest holds (a
 stop lands between articles with nothing half-written; a SIGKILL is repaired by the next run).
 
-One watcher per index: an flock on <index>/watch.lock, held for the process's life and released
-by the OS however it dies. One-off ingests still run between its refreshes (they share the
+One watcher per index: the catalog's "watch" lock (an flock on <index>/watch.lock, or an
+advisory lock on a PostgreSQL catalog), held for the process's life and released however it
+dies. One-off ingests still run between its refreshes (they share the
 ingest lock; one that meets a refresh under way fails fast, as with any other ingest). The
 heartbeat, the next due time and the last refresh go to the catalog for the page.
 """
@@ -11,20 +12,18 @@ heartbeat, the next due time and the last refresh go to the catalog for the page
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import os
 import random
 import select
 import socket
 from collections.abc import Callable
+from contextlib import ExitStack
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING
 
-from kb.errors import IngestRunningError, KBError, WatcherRunningError
+from kb.errors import IngestRunningError, KBError, LockHeldError, WatcherRunningError
 from kb.report import IngestReport
 from kb.schedule import (
     HEARTBEAT_EVERY,
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-LOCK_FILE = "watch.lock"
 #: Seconds before a feed is tried again when another ingest holds the index (not a failure).
 BUSY_RETRY = 60.0
 #: The shortest nap between two looks at the schedule (seconds), so nothing can spin.
@@ -116,39 +114,6 @@ class StopFlag:
                 os.close(fd)
 
 
-class WatchLock:
-    """The index's watcher lock: an flock on <index>/watch.lock, which holds the holder's pid."""
-
-    def __init__(self, index_dir: Path) -> None:
-        self.path = Path(index_dir) / LOCK_FILE
-        self._fd: int | None = None
-
-    def __enter__(self) -> WatchLock:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)  # not "w": keep the holder's pid
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            pid = _read_pid(fd)
-            os.close(fd)
-            raise WatcherRunningError(
-                f"a watcher (pid {pid or 'unknown'}) already keeps {self.path.parent} fresh; "
-                "stop it first" + (f" (kill {pid})" if pid else ""),
-                pid=pid,
-            ) from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
-        self._fd = fd
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._fd is not None:
-            os.close(self._fd)  # closing the descriptor releases the flock
-            self._fd = None
-
-
 class Watcher:
     """Keeps one knowledge base fresh: refreshes every due feed, then sleeps until the next.
 
@@ -196,7 +161,7 @@ class Watcher:
         """Refresh feeds as they fall due until stop(); WatcherRunningError when another
         watcher holds the index."""
         try:
-            with WatchLock(self.kb.settings.index_dir):
+            with self._lock():
                 now = self._clock()
                 self._write_beat(WatcherBeat(os.getpid(), socket.gethostname(), now, now))
                 self._on_start()
@@ -207,6 +172,25 @@ class Watcher:
                     self.kb.catalog.set_watcher_beat(None)
         finally:
             self._stop.close()
+
+    def _lock(self) -> ExitStack[bool | None]:
+        """The index's watcher lock (the catalog's: an flock on <index>/watch.lock, or an
+        advisory lock on the PostgreSQL server); WatcherRunningError when another holds it."""
+        lock = ExitStack()
+        try:
+            lock.enter_context(self.kb.catalog.exclusive("watch"))
+        except LockHeldError as exc:
+            beat = self.kb.catalog.watcher_beat()
+            pid = exc.pid or (beat.pid if beat is not None else None)
+            host = (
+                f" on {beat.host}" if beat is not None and beat.host != socket.gethostname() else ""
+            )
+            raise WatcherRunningError(
+                f"a watcher (pid {pid or 'unknown'}{host}) already keeps {self.kb.where} fresh; "
+                "stop it first" + (f" (kill {pid})" if pid and not host else ""),
+                pid=pid,
+            ) from None
+        return lock
 
     def _refresh_due(self) -> datetime | None:
         """Refresh every feed due now, most overdue first, each once; the next due time."""

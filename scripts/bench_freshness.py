@@ -34,8 +34,8 @@ QUESTIONS = [
     "electric cars sales record",
 ]
 PUBLISH = (
-    "import sys, pathlib; from kb.catalog import Catalog; "
-    "Catalog(pathlib.Path(sys.argv[1])).publish()"
+    "import sys, pathlib; from kb.catalog import SQLiteCatalog; "
+    "SQLiteCatalog(pathlib.Path(sys.argv[1])).publish()"
 )
 
 

@@ -39,7 +39,7 @@ import numpy as np
 from kb import KnowledgeBase
 from kb.archive import ArchiveReport, ArticleEntry, import_lines, stored_entries
 from kb.archive.records import article_record, dump, end_record, header_record
-from kb.catalog import StoredArticle
+from kb.catalog import ArticleRow, StoredArticle
 from kb.ingest import embedding_text
 from kb.store import StoredPassage
 
@@ -61,7 +61,7 @@ def read_base(kb: KnowledgeBase) -> list[BaseArticle]:
     """Every stored article of kb with its passages, in chunk order (read as an export reads)."""
     return [
         BaseArticle(
-            dict(entry.article.row),
+            entry.article.row.as_dict(),
             [(p.chunk_id, p.text, p.metadata, p.vector) for p in entry.passages],
         )
         for entry in stored_entries(kb.catalog, kb.store)
@@ -208,7 +208,9 @@ class ScaledStore:
             )
             for copy_id, (_, text, meta, _), vector in zip(ids, originals, vectors, strict=True)
         ]
-        record = article_record(ArticleEntry(StoredArticle(row, (url,)), passages))
+        record = article_record(
+            ArticleEntry(StoredArticle(ArticleRow.from_mapping(row), (url,)), passages)
+        )
         return record, ids, vectors
 
 

@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from pg_server import PostgresServer, postgres_bin
 from server import FixtureServer
 
 from kb import KnowledgeBase, Settings
@@ -178,6 +182,67 @@ def real_server_index(
     kb.close()
     assert report.feeds_failed == 0, report.summary()
     return settings
+
+
+@pytest.fixture(scope="session")
+def postgres_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PostgresServer]:
+    """A real PostgreSQL server (Debian's postgresql, started by the test session) on
+    loopback."""
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL is not installed (scripts/install.sh --dev installs it)")
+    with PostgresServer() as pg:
+        yield pg
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """A URL on an empty knowledge base of the test's own (a fresh schema)."""
+    return postgres_server.fresh_url()
+
+
+#: The three ways an index runs: all on local disk; vectors on a Chroma server with the catalog
+#: on local disk; vectors on a Chroma server and the catalog on a PostgreSQL server.
+DEPLOYMENTS = ("embedded", "chroma+sqlite", "chroma+postgres")
+
+
+@pytest.fixture(params=DEPLOYMENTS)
+def deployment(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Runs a test once per deployment, through the KB_* variables every KnowledgeBase (and
+    every scripts/*.py process the test starts) reads."""
+    kind = str(request.param)
+    if kind != "embedded":
+        monkeypatch.setenv("KB_CHROMA_URL", request.getfixturevalue("chroma_server"))
+        monkeypatch.setenv("KB_COLLECTION", f"t_{uuid.uuid4().hex[:16]}")
+    if kind == "chroma+postgres":
+        monkeypatch.setenv("KB_DATABASE_URL", request.getfixturevalue("postgres_url"))
+    return kind
+
+
+@pytest.fixture(scope="session")
+def real_postgres_index(
+    tmp_path_factory: pytest.TempPathFactory,
+    server: FixtureServer,
+    real_embedder,  # type: ignore[no-untyped-def]
+    chroma_server: str,
+    postgres_server: PostgresServer,
+) -> Settings:
+    """real_index's twin on the team deployment: vectors on the Chroma server, the catalog and
+    keyword index on the PostgreSQL server; the directory it was built from is removed, so
+    whoever opens it keeps nothing on local disk but the model."""
+    built = tmp_path_factory.mktemp("real-postgres-build")
+    settings = Settings(
+        index_dir=built,
+        chroma_url=chroma_server,
+        collection="real_end_to_end_pg",
+        database_url=postgres_server.fresh_url(),
+        allow_private_hosts=True,
+    )
+    kb = KnowledgeBase.open(settings=settings, embedder=real_embedder)
+    report = kb.ingest(fixture_feeds(server))
+    kb.close()
+    assert report.feeds_failed == 0, report.summary()
+    shutil.rmtree(built)
+    return replace(settings, index_dir=tmp_path_factory.mktemp("real-postgres-replica"))
 
 
 def fixture_feeds(server: FixtureServer) -> list[str]:

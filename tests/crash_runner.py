@@ -34,7 +34,7 @@ from conftest import fake_load_embedder  # noqa: E402
 
 import kb.ingest  # noqa: E402 - after the path set-up above
 import kb.knowledge_base  # noqa: E402
-from kb.catalog import Catalog  # noqa: E402
+from kb.catalog.sql import SQLCatalog  # noqa: E402 - both databases' writes
 from kb.store import ChromaStore  # noqa: E402
 
 BATCH = 2
@@ -130,10 +130,9 @@ def install() -> None:
     for name in ("upsert", "delete_article", "update_metadata"):
         hook(ChromaStore, name)
     for name in ("record_feed", "mark_pending", "complete_article", "record_failure", "publish"):
-        hook(Catalog, name)
-    hook(Catalog, "set_meta", key_arg=True)
-    if hasattr(Catalog, "set_feed_validators"):
-        hook(Catalog, "set_feed_validators")
+        hook(SQLCatalog, name)
+    hook(SQLCatalog, "set_meta", key_arg=True)
+    hook(SQLCatalog, "set_feed_validators")
 
 
 if __name__ == "__main__":

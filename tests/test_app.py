@@ -666,12 +666,12 @@ def test_the_sidebar_says_whether_a_watcher_keeps_the_index_fresh(isolated_env: 
     import os
     import socket
 
-    from kb.catalog import Catalog
+    from kb.catalog import SQLiteCatalog
     from kb.schedule import WatcherBeat
 
     at = run_page()
     assert any("No watcher running" in c.value for c in at.sidebar.caption)
-    catalog = Catalog(isolated_env / "catalog.sqlite3")
+    catalog = SQLiteCatalog(isolated_env / "catalog.sqlite3")
     now = datetime.now(UTC)
     try:
         catalog.set_watcher_beat(WatcherBeat(os.getpid(), socket.gethostname(), now, now))

@@ -9,6 +9,7 @@ import gzip
 import importlib.util
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -24,7 +25,7 @@ import kb.knowledge_base
 from kb import ConfigError, KnowledgeBase, ModelMismatchError, Settings, StoreError
 from kb.archive import ArchiveReader, ArticleEntry, import_lines, read_lines, stored_entries
 from kb.archive.records import article_record, dump, end_record, header_record
-from kb.catalog import StoredArticle
+from kb.catalog import ArticleRow, StoredArticle
 from kb.ids import article_of_chunk
 from kb.store import ChromaStore, StoredPassage
 
@@ -168,7 +169,7 @@ def test_a_newer_article_in_the_target_is_kept(
         :1
     ]
     newer = StoredArticle(
-        {**entry.article.row, "fetched_at": "2099-01-01T00:00:00+00:00", "title": "Newer"},
+        replace(entry.article.row, fetched_at="2099-01-01T00:00:00+00:00", title="Newer"),
         entry.article.aliases,
     )
     copy.catalog.complete_article(
@@ -375,7 +376,7 @@ def test_a_record_survives_its_line_exactly() -> None:
     vector = np.array([0.1, -2.5, 3e-38, 1.0], dtype=np.float32)
     meta = {"article_id": "a1", "chunk_index": 0, "published_ts": 1.5, "flag": True, "t": "é"}
     entry = ArticleEntry(
-        StoredArticle({"article_id": "a1", "url": "https://x/1", "passages": 1}, ("https://x/1",)),
+        StoredArticle(ArticleRow("a1", "https://x/1", passages=1), ("https://x/1",)),
         [StoredPassage("a1-0000", "text\nwith é and \u2028", meta, vector)],
     )
     header = {"kind": "header", "format": "kb-index", "version": 1, "model": "m"}
@@ -482,7 +483,7 @@ def test_scaled_copies_go_in_through_the_import_path_and_stay_writable(
     assert text
     # A copy can be written again (its BM25 rows replaced), like any article.
     [entry] = [e for e in stored_entries(source.catalog, source.store) if e.article_id == copy]
-    later = {**entry.article.row, "fetched_at": "2099-01-01T00:00:00+00:00"}
+    later = replace(entry.article.row, fetched_at="2099-01-01T00:00:00+00:00")
     lines = [
         dump(header_record(source.model_name, len(vector), {})),
         dump(article_record(ArticleEntry(StoredArticle(later, ()), entry.passages))),

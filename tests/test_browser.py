@@ -195,24 +195,22 @@ def immex_update_feed(server) -> str:  # type: ignore[no-untyped-def]
     )
 
 
-@pytest.fixture(params=["embedded", "chroma-server"])
+@pytest.fixture(params=["embedded", "chroma-server", "chroma+postgres"])
 def live_index(
     request: pytest.FixtureRequest, real_index: Path, tmp_path: Path, server, real_embedder
 ) -> tuple[Path, dict[str, str]]:  # type: ignore[no-untyped-def]
     """(index directory, the KB_* settings that reach its store): a copy of the session's
-    real index, or the fixture feeds in a collection of their own on the Chroma server."""
+    real index, or the fixture feeds in a collection of their own on the Chroma server (with
+    the catalog in a schema of its own on the PostgreSQL server, third run)."""
     index = tmp_path / "index"
     if request.param == "embedded":
         shutil.copytree(real_index, index)
         return index, {}
     url = request.getfixturevalue("chroma_server")
     env = {"KB_CHROMA_URL": url, "KB_COLLECTION": f"live_{uuid.uuid4().hex[:12]}"}
-    settings = Settings(
-        index_dir=index,
-        chroma_url=url,
-        collection=env["KB_COLLECTION"],
-        allow_private_hosts=True,
-    )
+    if request.param == "chroma+postgres":
+        env["KB_DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    settings = Settings.from_env(env, index_dir=index, allow_private_hosts=True)
     kb = KnowledgeBase.open(settings=settings, embedder=real_embedder)
     try:
         assert kb.ingest(fixture_feeds(server)).feeds_failed == 0
@@ -227,8 +225,13 @@ def test_the_open_page_sees_another_processs_refresh_and_a_saved_question_fires_
     """The page is opened and a question saved on it; then scripts/ingest.py, in another
     process, adds an article that answers it. Without a reload the saved question says
     "1 new" and lists it; a question about it cites it; the command line prints the same
-    match as JSON. On the embedded store and on a Chroma server."""
+    match as JSON. On the embedded store, on a Chroma server, and on a Chroma server with the
+    catalog on PostgreSQL (the page, the ingest and the command line each in a directory of
+    their own: replicas share only the servers)."""
     index, env = live_index
+    shared = "KB_DATABASE_URL" in env  # nothing shared on disk: each process its own directory
+    ingest_dir = tmp_path / "ingest-host" if shared else index
+    cli_dir = tmp_path / "cli-host" if shared else index
     feed = tmp_path / "trade.xml"
     feed.write_text(immex_update_feed(server), "utf-8")
     title = "Mexico tightens IMMEX certification rules for 2027"
@@ -248,7 +251,7 @@ def test_the_open_page_sees_another_processs_refresh_and_a_saved_question_fires_
                 str(ROOT / "scripts" / "ingest.py"),
                 str(feed),
                 "--index-dir",
-                str(index),
+                str(ingest_dir),
                 "--allow-private-hosts",
             ],
             capture_output=True,
@@ -268,8 +271,8 @@ def test_the_open_page_sees_another_processs_refresh_and_a_saved_question_fires_
         expect(matches.first).to_contain_text(title)
         expect(matches.first.locator("mark")).to_contain_text("IMMEX")
         ARTIFACTS.mkdir(exist_ok=True)
-        shot = "browser-saved-question" + ("-server" if env else "") + ".png"
-        page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
+        shot = "browser-saved-question" + ("-postgres" if shared else "-server" if env else "")
+        page.screenshot(path=str(ARTIFACTS / f"{shot}.png"), full_page=True)
         # The page, open since before the refresh, cites the new article.
         box = page.get_by_label("Ask a question")
         box.fill("Which IMMEX certification rules change in 2027?")
@@ -281,7 +284,7 @@ def test_the_open_page_sees_another_processs_refresh_and_a_saved_question_fires_
             sys.executable,
             str(ROOT / "scripts" / "watches.py"),
             "--index-dir",
-            str(index),
+            str(cli_dir),
             "new",
             "--json",
         ],

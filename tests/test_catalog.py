@@ -1,5 +1,6 @@
-"""The SQLite catalog: meta, feed outcomes, article state, the BM25 passage index and the
-watcher's schedules and heartbeat."""
+"""The catalog on both databases (SQLite, and a real PostgreSQL server): meta, feed outcomes,
+article state, the keyword index, locks and the watcher's schedules and heartbeat; then what
+only the SQLite one has (FTS5 ranges, its passage_rows migration)."""
 
 from collections.abc import Iterator
 from dataclasses import replace
@@ -8,20 +9,28 @@ from pathlib import Path
 
 import pytest
 
-import kb.catalog as catalog_module
-from kb.catalog import Catalog, fts_query, utc_now
-from kb.errors import StoreError
+import kb.catalog.sqlite as sqlite_module
+from kb.catalog import ArticleRow, Catalog, SQLiteCatalog, fts_query, open_catalog, utc_now
+from kb.errors import LockHeldError, StoreError
 from kb.schedule import FeedSchedule, Hints, WatcherBeat
 
 
-@pytest.fixture
-def catalog(tmp_path: Path) -> Iterator[Catalog]:
-    cat = Catalog(tmp_path / "sub" / "catalog.sqlite3")
+@pytest.fixture(params=["sqlite", "postgres"])
+def catalog(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Catalog]:
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    cat = open_catalog(tmp_path / "sub", url)
     yield cat
     cat.close()
 
 
-def row(article_id: str, passages: int, **extra: object) -> dict[str, object]:
+@pytest.fixture
+def sqlite_catalog(tmp_path: Path) -> Iterator[SQLiteCatalog]:
+    cat = SQLiteCatalog(tmp_path / "sub" / "catalog.sqlite3")
+    yield cat
+    cat.close()
+
+
+def row(article_id: str, passages: int, **extra: object) -> ArticleRow:
     values: dict[str, object] = {
         "article_id": article_id,
         "url": f"https://example.com/{article_id}",
@@ -31,7 +40,7 @@ def row(article_id: str, passages: int, **extra: object) -> dict[str, object]:
         "passages": passages,
     }
     values.update(extra)
-    return values
+    return ArticleRow.from_mapping(values)
 
 
 def test_meta_round_trip(catalog: Catalog) -> None:
@@ -42,10 +51,10 @@ def test_meta_round_trip(catalog: Catalog) -> None:
 
 
 def test_catalog_survives_reopening(tmp_path: Path) -> None:
-    first = Catalog(tmp_path / "c.sqlite3")
+    first = SQLiteCatalog(tmp_path / "c.sqlite3")
     first.set_meta("k", "v")
     first.close()
-    again = Catalog(tmp_path / "c.sqlite3")
+    again = SQLiteCatalog(tmp_path / "c.sqlite3")
     assert again.get_meta("k") == "v"
     again.close()
 
@@ -92,7 +101,7 @@ def test_an_older_catalog_gets_its_passage_rows_and_rewrites_touch_one_article(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "catalog.sqlite3"
-    old = Catalog(path)
+    old = SQLiteCatalog(path)
     old.complete_article(
         row("a1", 2), [("a1-0000", "T", "steel tariffs"), ("a1-0001", "T", "steel mills")]
     )
@@ -101,7 +110,7 @@ def test_an_older_catalog_gets_its_passage_rows_and_rewrites_touch_one_article(
         db.execute("DROP TABLE passage_rows")
         db.execute("DELETE FROM meta WHERE key = 'passage_rows'")
     old.close()
-    catalog = Catalog(path)
+    catalog = SQLiteCatalog(path)
     try:
         assert len(catalog.search_lexical("steel", limit=10)) == 3
         catalog.complete_article(row("a1", 1), [("a1-0000", "T", "maquiladora program")])
@@ -116,16 +125,17 @@ def test_an_older_catalog_gets_its_passage_rows_and_rewrites_touch_one_article(
 
 
 def test_a_large_catalog_is_scored_in_parallel_ranges_with_the_same_ranking(
-    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+    sqlite_catalog: SQLiteCatalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    catalog = sqlite_catalog
     words = ["steel", "tariff", "border", "customs", "export", "maquiladora", "rail", "port"]
     for a in range(40):
         text = " ".join(words[(a * j) % len(words)] for j in range(1, 2 + a % 7))
         catalog.complete_article(row(f"a{a}", 1), [(f"a{a}-0000", f"T{a}", text)])
     questions = ["steel tariff", "customs border rail", "maquiladora export port steel"]
     whole = [catalog.search_lexical(q, limit=10) for q in questions]
-    monkeypatch.setattr(catalog_module, "SPLIT_ROWS", 5)
-    monkeypatch.setattr(catalog_module, "LEXICAL_PARTS", 3)
+    monkeypatch.setattr(sqlite_module, "SPLIT_ROWS", 5)
+    monkeypatch.setattr(sqlite_module, "LEXICAL_PARTS", 3)
     split = [catalog.search_lexical(q, limit=10) for q in questions]
     assert catalog._pool is not None  # the ranges really ran on the worker threads
     assert all(len(hits) == 10 for hits in whole)
@@ -172,16 +182,12 @@ def test_utc_now_is_aware_and_whole_seconds() -> None:
     assert now.microsecond == 0
 
 
-def test_a_failing_catalog_write_is_a_store_error_and_keeps_nothing(tmp_path: Path) -> None:
-    catalog = Catalog(tmp_path / "catalog.sqlite3")
-    try:
-        with pytest.raises(StoreError, match="catalog write failed"):
-            half_write(catalog)
-        assert catalog.get_meta("half") is None
-        catalog.set_meta("after", "fine")  # the connection is usable again
-        assert catalog.get_meta("after") == "fine"
-    finally:
-        catalog.close()
+def test_a_failing_catalog_write_is_a_store_error_and_keeps_nothing(catalog: Catalog) -> None:
+    with pytest.raises(StoreError, match="catalog write failed"):
+        half_write(catalog)
+    assert catalog.get_meta("half") is None
+    catalog.set_meta("after", "fine")  # the connection is usable again
+    assert catalog.get_meta("after") == "fine"
 
 
 def half_write(catalog: Catalog) -> None:
@@ -210,3 +216,114 @@ def test_the_watcher_heartbeat_is_one_row_cleared_on_stop(catalog: Catalog) -> N
     assert catalog.watcher_beat() == replace(beat, heartbeat=now + timedelta(seconds=30))
     catalog.set_watcher_beat(None)
     assert catalog.watcher_beat() is None
+
+
+def test_one_holder_per_lock_across_connections(catalog: Catalog, tmp_path: Path) -> None:
+    other = open_catalog(tmp_path / "sub", _url_of(catalog))
+    try:
+        with catalog.exclusive("ingest"):
+            with pytest.raises(LockHeldError, match=r"ingest lock on .* is held"):
+                other.exclusive("ingest").__enter__()
+            with other.exclusive("watch"):  # another lock: free
+                pass
+        with other.exclusive("ingest"):  # released: the next one takes it
+            assert True
+    finally:
+        other.close()
+
+
+def test_the_feed_list_round_trips(catalog: Catalog) -> None:
+    assert catalog.feed_list() is None
+    catalog.set_feed_list(["https://a/feed", "https://b/feed"])
+    assert catalog.feed_list() == ["https://a/feed", "https://b/feed"]
+
+
+def test_term_counts_follow_rewrites_and_drops(catalog: Catalog) -> None:
+    catalog.complete_article(
+        row("a1", 2), [("a1-0000", "Aduana", "la aduana de León"), ("a1-0001", "T", "aduanas")]
+    )
+    catalog.complete_article(row("a2", 1), [("a2-0000", "T", "León y Monterrey")])
+    counts, total = catalog.term_counts(["leon", "aduana", "monterrey", "tokio"])
+    assert (counts, total) == ({"leon": 2, "aduana": 1, "monterrey": 1}, 3)
+    # SQLite's total is its highest passage rowid (no COUNT(*) per question): rewritten
+    # articles leave gaps. PostgreSQL's is exact.
+    approximate = isinstance(catalog, SQLiteCatalog)
+    catalog.complete_article(row("a1", 1), [("a1-0000", "T", "otra cosa")])
+    assert catalog.term_counts(["leon", "aduana"]) == ({"leon": 1}, 4 if approximate else 2)
+    catalog.drop_article("a2")
+    assert catalog.term_counts(["leon", "otra"]) == ({"otra": 1}, 4 if approximate else 1)
+
+
+def test_watch_marks_follow_rewritten_articles(catalog: Catalog) -> None:
+    catalog.complete_article(row("a1", 1), [("a1-0000", "T", "one")])
+    catalog.complete_article(row("a2", 1), [("a2-0000", "T", "two")])
+    ids, mark = catalog.articles_after(0, limit=10)
+    assert ids == ["a1", "a2"]
+    catalog.complete_article(row("a1", 1), [("a1-0000", "T", "one, rewritten")])
+    assert catalog.articles_after(mark, limit=10)[0] == ["a1"]  # a rewrite counts as new
+
+
+def _url_of(catalog: Catalog) -> str | None:
+    return getattr(catalog, "_url", None)
+
+
+# --- PostgreSQL only -------------------------------------------------------------------------
+def test_postgres_stems_each_article_in_its_language(postgres_url: str, tmp_path: Path) -> None:
+    catalog = open_catalog(tmp_path, postgres_url)
+    try:
+        catalog.complete_article(
+            row("es1", 1, language="es"),
+            [("es1-0000", "Migración", "Los migrantes cruzaron las fronteras del norte")],
+        )
+        catalog.complete_article(
+            row("en1", 1, language="en"),
+            [("en1-0000", "Rail", "Railways are shipping containers to the ports")],
+        )
+        assert [c for c, _ in catalog.search_lexical("migrante frontera", limit=5)] == ["es1-0000"]
+        assert [c for c, _ in catalog.search_lexical("shipped container", limit=5)] == ["en1-0000"]
+        assert [c for c, _ in catalog.search_lexical("migracion", limit=5)] == ["es1-0000"]
+    finally:
+        catalog.close()
+
+
+def test_a_postgres_server_that_goes_away_is_a_store_error_until_it_is_back(
+    tmp_path: Path,
+) -> None:
+    from pg_server import PostgresServer, postgres_bin
+
+    if postgres_bin() is None:
+        pytest.skip("PostgreSQL is not installed (scripts/install.sh --dev installs it)")
+    with PostgresServer() as pg:
+        catalog = open_catalog(tmp_path, pg.fresh_url())
+        try:
+            catalog.set_meta("model", "m")
+            assert catalog.get_meta("model") == "m"  # both connections open
+            pg.stop()
+            with pytest.raises(StoreError, match=r"catalog query failed on postgresql://"):
+                catalog.get_meta("model")
+            with pytest.raises(StoreError, match=r"cannot reach the catalog database postgres"):
+                catalog.get_meta("model")  # the dropped connection is opened again, and fails
+            with pytest.raises(StoreError, match=r"catalog write failed on postgresql://"):
+                catalog.set_meta("model", "n")
+            pg.start()
+            assert catalog.get_meta("model") == "m"  # reconnected, nothing lost
+            catalog.set_meta("model", "n")
+            assert catalog.get_meta("model") == "n"
+        finally:
+            catalog.close()
+
+
+def test_a_wrong_password_or_database_is_a_clear_store_error(
+    postgres_server: object, tmp_path: Path
+) -> None:
+    from pg_server import PASSWORD, PostgresServer
+
+    assert isinstance(postgres_server, PostgresServer)
+    wrong = postgres_server.url().replace(PASSWORD, "not-the-password")
+    with pytest.raises(StoreError, match="password authentication failed") as refused:
+        open_catalog(tmp_path, wrong)
+    assert "not-the-password" not in str(refused.value)
+    assert PASSWORD not in str(refused.value)
+    missing = postgres_server.url(database="no_such_db")
+    with pytest.raises(StoreError, match='database "no_such_db" does not exist'):
+        open_catalog(tmp_path, missing)

@@ -2,7 +2,11 @@
 ingest: same articles, passages, vectors and BM25 rows, no duplicates, no orphans, no catalog row
 without its passages. The ingest is a real subprocess (tests/crash_runner.py runs
 scripts/ingest.py with the fake embedder) that SIGKILLs itself at a chosen catalog or store
-write; the repair run is scripts/ingest.py's main() in-process."""
+write; the repair run is scripts/ingest.py's main() in-process.
+
+Every test runs twice: on the embedded index (SQLite + Chroma on disk), and on the team
+deployment (a Chroma server and a PostgreSQL server, each process with a local directory of its
+own), where the second ingest and the searching process are other "replicas"."""
 
 from __future__ import annotations
 
@@ -10,13 +14,14 @@ import importlib.util
 import os
 import shutil
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -28,6 +33,7 @@ from server import FixtureServer, simple_rss
 
 import kb.knowledge_base
 from kb import KnowledgeBase, Settings
+from kb.catalog import open_catalog
 from kb.store import ChromaStore
 
 TESTS = Path(__file__).resolve().parent
@@ -114,6 +120,51 @@ def feed_v2(server: FixtureServer, *, drop: tuple[str, ...] = ()) -> bytes:
     return simple_rss([i for i in items if i["link"].rsplit("/", 1)[1] not in drop])
 
 
+# --- where an index lives ------------------------------------------------------------------
+@dataclass
+class Index:
+    """An index: a local directory, and on the team deployment its servers (the KB_* variables
+    that point a process at them)."""
+
+    path: Path
+    env: dict[str, str] = field(default_factory=dict)
+
+    def settings(self, **overrides: Any) -> Settings:
+        return Settings.from_env(self.env, index_dir=self.path, **overrides)
+
+    def replica(self, directory: Path) -> Index:
+        """The same index seen from another host: another local directory, the same servers."""
+        return Index(directory, self.env)
+
+
+@pytest.fixture(scope="module", params=["embedded", "servers"])
+def deploy(request: pytest.FixtureRequest) -> str:
+    if request.param == "servers":
+        request.getfixturevalue("chroma_server")
+        request.getfixturevalue("postgres_server")
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def new_index(deploy: str, request: pytest.FixtureRequest) -> Any:
+    """A factory of empty indexes in the module's deployment."""
+
+    def make(path: Path) -> Index:
+        if deploy == "embedded":
+            return Index(path)
+        pg = request.getfixturevalue("postgres_server")
+        return Index(
+            path,
+            {
+                "KB_CHROMA_URL": request.getfixturevalue("chroma_server"),
+                "KB_COLLECTION": f"crash_{uuid.uuid4().hex[:12]}",
+                "KB_DATABASE_URL": pg.fresh_url(),
+            },
+        )
+
+    return make
+
+
 # --- running ingests -----------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def cli() -> Iterator[ModuleType]:
@@ -128,13 +179,19 @@ def cli() -> Iterator[ModuleType]:
         yield module
 
 
+def as_index(index: Index | Path) -> Index:
+    """An Index, from a bare directory too (an embedded index)."""
+    return index if isinstance(index, Index) else Index(index)
+
+
 def run_subprocess(
-    index: Path, feeds: list[str], env: dict[str, str] | None = None
+    index: Index | Path, feeds: list[str], env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    argv = [sys.executable, str(RUNNER), *feeds, "--index-dir", str(index)]
+    index = as_index(index)
+    argv = [sys.executable, str(RUNNER), *feeds, "--index-dir", str(index.path)]
     return subprocess.run(
         [*argv, "--allow-private-hosts"],
-        env={**os.environ, **(env or {})},
+        env={**os.environ, **index.env, **(env or {})},
         capture_output=True,
         text=True,
         timeout=120,
@@ -142,18 +199,18 @@ def run_subprocess(
     )
 
 
-def start_subprocess(index: Path, feeds: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
-    argv = [sys.executable, str(RUNNER), *feeds, "--index-dir", str(index)]
+def start_subprocess(index: Index, feeds: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
+    argv = [sys.executable, str(RUNNER), *feeds, "--index-dir", str(index.path)]
     return subprocess.Popen(
         [*argv, "--allow-private-hosts"],
-        env={**os.environ, **env},
+        env={**os.environ, **index.env, **env},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
 
 
-def crash(index: Path, feeds: list[str], point: str, tmp: Path) -> None:
+def crash(index: Index, feeds: list[str], point: str, tmp: Path) -> None:
     """Run an ingest that SIGKILLs itself at point, and check that it died right there."""
     mark = tmp / "crash-mark"
     result = run_subprocess(index, feeds, {"CRASH_AT": point, "CRASH_MARK": str(mark)})
@@ -161,17 +218,40 @@ def crash(index: Path, feeds: list[str], point: str, tmp: Path) -> None:
     assert mark.read_text() == point
 
 
-def clean_ingest(cli: ModuleType, index: Path, feeds: list[str]) -> None:
-    code = cli.main([*feeds, "--index-dir", str(index), "--allow-private-hosts"])
+def clean_ingest(cli: ModuleType, index: Index, feeds: list[str]) -> None:
+    with pytest.MonkeyPatch.context() as mp:
+        for name, value in index.env.items():
+            mp.setenv(name, value)
+        code = cli.main([*feeds, "--index-dir", str(index.path), "--allow-private-hosts"])
     assert code == 0
 
 
+def copy_of(base: tuple[Index, list[str]], new_index: Any, path: Path) -> Index:
+    """An index holding what base holds: its directory copied, or on the servers the same
+    clean ingest run again into a new database schema and collection."""
+    index, feeds = base
+    if not index.env:
+        shutil.copytree(index.path, path)
+        return Index(path)
+    copy = new_index(path)
+    assert run_subprocess(copy, feeds).returncode == 0
+    return copy
+
+
 # --- the state of an index -----------------------------------------------------------------
-def passages(index: Path) -> dict[str, tuple[str, dict[str, Any], np.ndarray]]:
+def passages(index: Index) -> dict[str, tuple[str, dict[str, Any], np.ndarray]]:
     """Every passage in the index's Chroma collection: id -> (text, metadata, vector)."""
-    # As of the catalog's latest refresh: a client this process loaded earlier may be stale.
-    generation = catalog_rows(index, "SELECT value FROM meta WHERE key = 'generation'")
-    store = ChromaStore(index, model=MODEL, generation=int(generation[0][0]) if generation else 0)
+    settings = index.settings()
+    catalog = open_catalog(index.path, settings.database_url)
+    generation = catalog.generation()  # a client this process loaded earlier may be stale
+    catalog.close()
+    store = ChromaStore(
+        index.path,
+        model=MODEL,
+        url=settings.chroma_url,
+        collection=settings.collection,
+        generation=generation,
+    )
     try:
         got = store._collection.get(include=["documents", "metadatas", "embeddings"])
     finally:
@@ -184,27 +264,39 @@ def passages(index: Path) -> dict[str, tuple[str, dict[str, Any], np.ndarray]]:
     }
 
 
-def catalog_rows(index: Path, sql: str) -> list[tuple[Any, ...]]:
-    db = sqlite3.connect(index / "catalog.sqlite3")
+def catalog_rows(index: Index, sql: str) -> list[tuple[Any, ...]]:
+    """Rows of one read of the index's catalog, whichever database holds it."""
+    catalog = open_catalog(index.path, index.settings().database_url)
     try:
-        return list(db.execute(sql))
+        return catalog._query(sql)  # type: ignore[attr-defined, no-any-return]
     finally:
-        db.close()
+        catalog.close()
 
 
-def state(index: Path) -> dict[str, Any]:
+def state(index: Index | Path) -> dict[str, Any]:
     """What one ingest leaves behind, minus fetch times; asserts the catalog matches the store."""
+    index = as_index(index)
     stored = passages(index)
     fetched = {m["article_id"] for _, m, _ in stored.values() if m["published_from"] == "fetched"}
-    db = sqlite3.connect(index / "catalog.sqlite3")
-    db.row_factory = sqlite3.Row
-    try:
-        rows = [dict(r) for r in db.execute("SELECT * FROM articles ORDER BY article_id")]
-        fts = sorted(tuple(r) for r in db.execute("SELECT * FROM passages_fts"))
-        feeds = sorted(tuple(r) for r in db.execute("SELECT url, title, item_count FROM feeds"))
-        meta = {r["key"] for r in db.execute("SELECT key FROM meta")}
-    finally:
-        db.close()
+    columns = [
+        "article_id", "url", "guid", "feed", "title", "published", "author", "categories",
+        "language", "source", "content_hash", "meta_hash", "item_fingerprint", "fetched_at",
+        "passages", "state", "failure",
+    ]  # fmt: skip
+    rows = [
+        dict(zip(columns, r, strict=True))
+        for r in catalog_rows(index, f"SELECT {', '.join(columns)} FROM articles ORDER BY 1")  # noqa: S608
+    ]
+    lexical = (
+        "SELECT chunk_id, article_id, tsv::text FROM passages"
+        if index.env
+        else "SELECT * FROM passages_fts"
+    )
+    fts = sorted(tuple(r) for r in catalog_rows(index, lexical))
+    feeds = sorted(
+        tuple(r) for r in catalog_rows(index, "SELECT url, title, item_count FROM feeds")
+    )
+    meta = {r[0] for r in catalog_rows(index, "SELECT key FROM meta")}
     articles = {r["article_id"]: r for r in rows if r["state"] == "stored"}
     for row in articles.values():
         del row["fetched_at"]
@@ -248,35 +340,35 @@ def assert_consistent(
 
 # --- references ----------------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def work(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("crash")
+def work(tmp_path_factory: pytest.TempPathFactory, deploy: str) -> Path:
+    return tmp_path_factory.mktemp(f"crash-{deploy}")
 
 
 @pytest.fixture(scope="module")
-def update_feeds(work: Path, server: FixtureServer) -> dict[str, Path]:
-    """v1 and v2 of one feed file, and an index holding one clean ingest of v1."""
+def update_feeds(work: Path, server: FixtureServer, new_index: Any) -> dict[str, Any]:
+    """v1 and v2 of one feed file, and an index holding one clean ingest of v1 (base, with the
+    feeds that made it)."""
     files = {"v1": work / "feed-v1.xml", "v2": work / "feed-v2.xml"}
     files["v1"].write_bytes(feed_v1(server))
     files["v2"].write_bytes(feed_v2(server))
-    base = work / "base-v1"
+    base = new_index(work / "base-v1")
     assert run_subprocess(base, [str(files["v1"])]).returncode == 0
-    return {**files, "base": base}
+    return {**files, "base": (base, [str(files["v1"])])}
 
 
 @pytest.fixture(scope="module")
-def fresh_reference(work: Path, server: FixtureServer) -> dict[str, Any]:
+def fresh_reference(work: Path, server: FixtureServer, new_index: Any) -> dict[str, Any]:
     """The state of one clean ingest of the fixture feeds into an empty index."""
-    index = work / "fresh-reference"
+    index = new_index(work / "fresh-reference")
     result = run_subprocess(index, fixture_feeds(server))
     assert result.returncode == 0, result.stderr
     return state(index)
 
 
 @pytest.fixture(scope="module")
-def update_reference(work: Path, update_feeds: dict[str, Path]) -> dict[str, Any]:
+def update_reference(work: Path, update_feeds: dict[str, Any], new_index: Any) -> dict[str, Any]:
     """The state of a clean ingest of v2 over a clean ingest of v1."""
-    index = work / "update-reference"
-    shutil.copytree(update_feeds["base"], index)
+    index = copy_of(update_feeds["base"], new_index, work / "update-reference")
     assert run_subprocess(index, [str(update_feeds["v2"])]).returncode == 0
     return state(index)
 
@@ -288,9 +380,10 @@ def test_a_killed_first_ingest_is_repaired_by_the_next(
     cli: ModuleType,
     server: FixtureServer,
     fresh_reference: dict[str, Any],
+    new_index: Any,
     tmp_path: Path,
 ) -> None:
-    index = tmp_path / "index"
+    index = new_index(tmp_path / "index")
     crash(index, fixture_feeds(server), point, tmp_path)
     clean_ingest(cli, index, fixture_feeds(server))
     assert state(index) == fresh_reference
@@ -300,25 +393,26 @@ def test_a_killed_first_ingest_is_repaired_by_the_next(
 def test_a_killed_re_ingest_is_repaired_by_the_next(
     point: str,
     cli: ModuleType,
-    update_feeds: dict[str, Path],
+    update_feeds: dict[str, Any],
     update_reference: dict[str, Any],
+    new_index: Any,
     tmp_path: Path,
 ) -> None:
-    index = tmp_path / "index"
-    shutil.copytree(update_feeds["base"], index)
+    index = copy_of(update_feeds["base"], new_index, tmp_path / "index")
     crash(index, [str(update_feeds["v2"])], point, tmp_path)
     clean_ingest(cli, index, [str(update_feeds["v2"])])
     assert state(index) == update_reference
 
 
 def test_the_crash_points_cover_every_kind_of_write(
-    server: FixtureServer, update_feeds: dict[str, Path], tmp_path: Path
+    server: FixtureServer, update_feeds: dict[str, Any], new_index: Any, tmp_path: Path
 ) -> None:
     """Each listed point is a step a clean run passes (so each crash test kills where it says)."""
     fresh_log, update_log = tmp_path / "fresh.log", tmp_path / "update.log"
-    run_subprocess(tmp_path / "a", fixture_feeds(server), {"CRASH_LOG": str(fresh_log)})
-    shutil.copytree(update_feeds["base"], tmp_path / "b")
-    run_subprocess(tmp_path / "b", [str(update_feeds["v2"])], {"CRASH_LOG": str(update_log)})
+    first = new_index(tmp_path / "a")
+    run_subprocess(first, fixture_feeds(server), {"CRASH_LOG": str(fresh_log)})
+    second = copy_of(update_feeds["base"], new_index, tmp_path / "b")
+    run_subprocess(second, [str(update_feeds["v2"])], {"CRASH_LOG": str(update_log)})
     fresh, update = fresh_log.read_text().split(), update_log.read_text().split()
     assert set(FRESH_POINTS) <= set(fresh)
     assert set(UPDATE_POINTS) <= set(update)
@@ -330,12 +424,15 @@ def test_the_crash_points_cover_every_kind_of_write(
 
 
 def test_a_crash_then_a_feed_without_the_item_leaves_no_orphans(
-    cli: ModuleType, server: FixtureServer, update_feeds: dict[str, Path], tmp_path: Path
+    cli: ModuleType,
+    server: FixtureServer,
+    update_feeds: dict[str, Any],
+    new_index: Any,
+    tmp_path: Path,
 ) -> None:
     """An article killed between delete and upsert whose item then leaves the feed must not
     stay pending, with BM25 rows for passages the store no longer has."""
-    index = tmp_path / "index"
-    shutil.copytree(update_feeds["base"], index)
+    index = copy_of(update_feeds["base"], new_index, tmp_path / "index")
     only_alpha_changed = tmp_path / "v2-alpha.xml"
     only_alpha_changed.write_bytes(
         simple_rss(
@@ -356,9 +453,10 @@ def test_a_crash_then_a_feed_without_the_item_leaves_no_orphans(
 
 # --- one ingest at a time; searches keep working -------------------------------------------
 def test_a_second_ingest_while_one_runs_exits_with_a_clear_message(
-    server: FixtureServer, fresh_reference: dict[str, Any], tmp_path: Path
+    server: FixtureServer, fresh_reference: dict[str, Any], new_index: Any, tmp_path: Path
 ) -> None:
-    index, gate = tmp_path / "index", tmp_path / "gate"
+    """On the servers the second ingest runs from another directory (another host's)."""
+    index, gate = new_index(tmp_path / "index"), tmp_path / "gate"
     first = start_subprocess(
         index,
         fixture_feeds(server),
@@ -370,7 +468,8 @@ def test_a_second_ingest_while_one_runs_exits_with_a_clear_message(
             assert first.poll() is None, first.communicate()
             assert time.monotonic() < deadline
             time.sleep(0.05)
-        second = run_subprocess(index, fixture_feeds(server))
+        other = index.replica(tmp_path / "other-host") if index.env else index
+        second = run_subprocess(other, fixture_feeds(server))
         assert second.returncode == 1
         assert "another ingest is running" in second.stderr
         assert second.stdout == ""
@@ -395,31 +494,35 @@ def search_while(kb_: KnowledgeBase, busy: Any, query: str, expected_url: str) -
 
 
 def test_search_works_from_another_process_while_an_ingest_writes(
-    server: FixtureServer, update_feeds: dict[str, Path], tmp_path: Path
+    server: FixtureServer, update_feeds: dict[str, Any], new_index: Any, tmp_path: Path
 ) -> None:
-    index = tmp_path / "index"
-    shutil.copytree(update_feeds["base"], index)
+    """On the servers the searching process has a directory of its own (another host's), and
+    finds everything the ingest wrote once it has finished."""
+    index = copy_of(update_feeds["base"], new_index, tmp_path / "index")
     writer = start_subprocess(index, [str(update_feeds["v2"])], {"CRASH_SLOW": "0.05"})
-    reader = KnowledgeBase(Settings(index_dir=index), embedder=FakeEmbedder(MODEL))
+    replica = index.replica(tmp_path / "replica") if index.env else index
+    reader = KnowledgeBase(replica.settings(), embedder=FakeEmbedder(MODEL))
     try:
         searches = search_while(
             reader, lambda: writer.poll() is None, "cobalt supplies", server.url("/gone/charlie")
         )
         _, err = writer.communicate(timeout=120)
+        assert writer.returncode == 0, err
+        tin = reader.search("tin contracts", k=5)  # the new item, after the ingest
+        assert server.url("/gone/echo") in {h.url for h in tin}
+        assert reader.stats().articles == 5
     finally:
         reader.close()
         if writer.poll() is None:
             writer.kill()
-    assert writer.returncode == 0, err
     assert searches > 1
 
 
 def test_search_works_from_another_thread_while_an_ingest_writes(
-    server: FixtureServer, update_feeds: dict[str, Path], tmp_path: Path
+    server: FixtureServer, update_feeds: dict[str, Any], new_index: Any, tmp_path: Path
 ) -> None:
-    index = tmp_path / "index"
-    shutil.copytree(update_feeds["base"], index)
-    settings = Settings(index_dir=index, allow_private_hosts=True)
+    index = copy_of(update_feeds["base"], new_index, tmp_path / "index")
+    settings = index.settings(allow_private_hosts=True)
     writer_kb = KnowledgeBase(settings, embedder=FakeEmbedder(MODEL))
     reader_kb = KnowledgeBase(settings, embedder=FakeEmbedder(MODEL))
     reports: list[Any] = []

@@ -1,6 +1,8 @@
 """The whole path with the real all-MiniLM-L6-v2: fixture feeds -> index -> search and cited
 answers. The index is built once per session (conftest.real_index), and every test that uses
-real_kb runs twice: on the embedded Chroma store and on a real Chroma server on loopback."""
+real_kb runs three times: on the embedded index, with its vectors on a real Chroma server, and
+with its vectors on the Chroma server and its catalog on a real PostgreSQL server (the team
+deployment, nothing on local disk), all on loopback."""
 
 import re
 import sqlite3
@@ -18,16 +20,21 @@ T21_SLUG = "index-highlights-the-importance-of-the-immex-program"
 IMMEX_NAME = "Manufacturing, Maquiladora and Export Services Industry Program"
 
 
-@pytest.fixture(params=["embedded", "chroma-server"])
+@pytest.fixture(params=["embedded", "chroma-server", "chroma+postgres"])
 def real_kb(request: pytest.FixtureRequest, real_embedder) -> Iterator[KnowledgeBase]:  # type: ignore[no-untyped-def]
-    """The real index, once on the embedded store and once on a real Chroma server."""
+    """The real index on the embedded store, on a real Chroma server, and on the Chroma and
+    PostgreSQL servers."""
     if request.param == "embedded":
         settings = Settings(index_dir=request.getfixturevalue("real_index"))
-    else:
+    elif request.param == "chroma-server":
         settings = request.getfixturevalue("real_server_index")
+    else:
+        settings = request.getfixturevalue("real_postgres_index")
     kb = KnowledgeBase.open(settings=settings, embedder=real_embedder)
     yield kb
     kb.close()
+    if request.param == "chroma+postgres":  # a replica keeps nothing on local disk
+        assert list(settings.index_dir.iterdir()) == []
 
 
 def quoted(answer: Answer) -> list[tuple[str, int]]:

@@ -4,9 +4,7 @@ per identity (URL variants, guid, rel=canonical). A small server of its own on 1
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -145,18 +143,13 @@ def site() -> Iterator[Site]:
     s.server.server_close()
 
 
-@pytest.fixture(params=["embedded", "chroma-server"])
-def kb(
-    request: pytest.FixtureRequest, isolated_env: Path, fake_embedder: FakeEmbedder
-) -> Iterator[KnowledgeBase]:
-    """A knowledge base on the embedded store, and (second run of each test) on a real Chroma
-    server, one fresh collection per test."""
-    settings = Settings(
+@pytest.fixture
+def kb(deployment: str, isolated_env: Path, fake_embedder: FakeEmbedder) -> Iterator[KnowledgeBase]:
+    """A knowledge base on each deployment (embedded; Chroma server + SQLite; Chroma server +
+    PostgreSQL), one fresh collection and schema per test."""
+    settings = Settings.from_env(
         index_dir=isolated_env, allow_private_hosts=True, host_delay=0.0, retry_backoff=0.01
     )
-    if request.param == "chroma-server":
-        url = request.getfixturevalue("chroma_server")
-        settings = replace(settings, chroma_url=url, collection=f"t{uuid.uuid4().hex}")
     base = KnowledgeBase.open(settings=settings, embedder=fake_embedder)
     yield base
     base.close()

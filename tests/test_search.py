@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from conftest import FakeEmbedder
 
-from kb.catalog import Catalog
+from kb.catalog import ArticleRow, Catalog, SQLiteCatalog
 from kb.filters import Filters
 from kb.question import TimeScope
 from kb.search import (
@@ -56,24 +56,24 @@ ARTICLES = [
 def index(tmp_path: Path) -> Iterator[tuple[ChromaStore, Catalog, FakeEmbedder]]:
     """A catalog and a vector store holding ARTICLES, written by hand as an ingest would."""
     embedder = FakeEmbedder()
-    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    catalog = SQLiteCatalog(tmp_path / "catalog.sqlite3")
     store = ChromaStore(tmp_path, model=embedder.name)
     for article_id, published, texts in ARTICLES:
         ids = [f"{article_id}-{n:04d}" for n in range(len(texts))]
         title = article_id.title()
-        row = {
-            "article_id": article_id,
-            "url": f"https://example.com/{article_id}",
-            "title": title,
-            "published": published,
-            "language": "en",
-            "content_hash": "h",
-            "item_fingerprint": "f",
-            "passages": len(texts),
-        }
+        row = ArticleRow(
+            article_id=article_id,
+            url=f"https://example.com/{article_id}",
+            title=title,
+            published=published,
+            language="en",
+            content_hash="h",
+            item_fingerprint="f",
+            passages=len(texts),
+        )
         catalog.complete_article(row, [(i, title, t) for i, t in zip(ids, texts, strict=True)])
         metadata = {
-            "url": row["url"],
+            "url": row.url,
             "title": title,
             "published": published,
             "published_ts": int(datetime.fromisoformat(published).timestamp()),

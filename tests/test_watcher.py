@@ -9,14 +9,13 @@ import subprocess
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from server import FixtureServer
 
 from kb import KnowledgeBase, RefreshStatus, WatcherRunningError
 from kb.schedule import Policy, WatcherBeat
-from kb.watcher import Refresh, Watcher, WatchLock
+from kb.watcher import Refresh, Watcher
 
 START = datetime(2026, 1, 27, 6, 0, tzinfo=UTC)
 
@@ -268,19 +267,23 @@ def test_a_refresh_as_a_line_and_as_json() -> None:
 
 
 # --- one watcher per index, and its status ---------------------------------------------------
-def test_a_second_watcher_on_the_same_index_is_refused(tmp_path: Path) -> None:
-    with WatchLock(tmp_path), pytest.raises(WatcherRunningError) as refused:
-        WatchLock(tmp_path).__enter__()
+def test_a_second_watcher_on_the_same_index_is_refused(fake_kb: KnowledgeBase) -> None:
+    first, second = Watcher(fake_kb), Watcher(fake_kb)
+    with first._lock(), pytest.raises(WatcherRunningError) as refused:
+        second._lock()
     assert refused.value.pid == os.getpid()
     assert f"pid {os.getpid()}" in str(refused.value)
-    with WatchLock(tmp_path):  # released: the next one takes over
-        assert (tmp_path / "watch.lock").read_text() == f"{os.getpid()}\n"
+    assert "already keeps" in str(refused.value)
+    with second._lock():  # released: the next one takes over
+        lock_file = fake_kb.settings.index_dir / "watch.lock"
+        assert lock_file.read_text() == f"{os.getpid()}\n"
 
 
-def test_a_lock_file_left_by_a_dead_watcher_does_not_block(tmp_path: Path) -> None:
-    (tmp_path / "watch.lock").write_text("999999999\n")  # no flock: its holder is gone
-    with WatchLock(tmp_path):
-        assert (tmp_path / "watch.lock").read_text() == f"{os.getpid()}\n"
+def test_a_lock_file_left_by_a_dead_watcher_does_not_block(fake_kb: KnowledgeBase) -> None:
+    lock_file = fake_kb.settings.index_dir / "watch.lock"
+    lock_file.write_text("999999999\n")  # no flock: its holder is gone
+    with Watcher(fake_kb)._lock():
+        assert lock_file.read_text() == f"{os.getpid()}\n"
 
 
 def test_the_status_while_a_watcher_runs_and_after(

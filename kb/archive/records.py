@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from kb.catalog import ARTICLE_COLUMNS, FeedRecord, StoredArticle, utc_now
+from kb.catalog import ArticleRow, FeedRecord, StoredArticle, utc_now
 from kb.errors import ConfigError
 from kb.ids import article_of_chunk
 from kb.store import StoredPassage
@@ -72,7 +72,7 @@ class ArticleEntry:
     @property
     def article_id(self) -> str:
         """The article's id."""
-        return str(self.article.row["article_id"])
+        return self.article.row.article_id
 
 
 @dataclass(frozen=True)
@@ -123,7 +123,7 @@ def article_record(entry: ArticleEntry) -> Record:
     """One article: catalog row, aliases, passages with base64 float32 vectors."""
     return {
         "kind": "article",
-        "row": entry.article.row,
+        "row": entry.article.row.as_dict(),
         "aliases": list(entry.article.aliases),
         "passages": [
             {"id": p.chunk_id, "text": p.text, "metadata": p.metadata, "vector": encode(p.vector)}
@@ -311,21 +311,19 @@ def _article(data: dict[str, Any], dimension: int) -> ArticleEntry:
     row, aliases, passages = data.get("row"), data.get("aliases"), data.get("passages")
     if not isinstance(row, dict) or not isinstance(aliases, list) or not isinstance(passages, list):
         raise _MalformedError("an article needs a row, aliases and passages")
-    unknown = set(row) - set(ARTICLE_COLUMNS)
-    if unknown:  # the column names go into SQL: only the catalog's own
-        raise _MalformedError(f"unknown article fields {sorted(unknown)}")
-    aid = _text(row, "article_id", empty=False)
-    _text(row, "url")
-    if not all(v is None or (_scalar(v) and not isinstance(v, bool)) for v in row.values()):
-        raise _MalformedError(f"article {aid}: a field is neither text, a number nor empty")
+    try:  # the column names go into SQL: only the catalog's own, with values of their type
+        article = ArticleRow.from_mapping(row)
+    except ValueError as exc:
+        raise _MalformedError(f"article {row.get('article_id')!r}: {exc}") from None
+    aid = article.article_id
     if not all(isinstance(a, str) for a in aliases):
         raise _MalformedError(f"article {aid}: an alias is not text")
-    if row.get("passages") != len(passages):
+    if article.passages != len(passages):
         raise _MalformedError(
-            f"article {aid} counts {row.get('passages')} passages, the line holds {len(passages)}"
+            f"article {aid} counts {article.passages} passages, the line holds {len(passages)}"
         )
     return ArticleEntry(
-        StoredArticle(row, tuple(aliases)), [_passage(p, aid, dimension) for p in passages]
+        StoredArticle(article, tuple(aliases)), [_passage(p, aid, dimension) for p in passages]
     )
 
 

@@ -155,21 +155,21 @@ def stored_entries(
     the store holds only part of is left out (logged, counted in report.skipped)."""
     after = ""
     while batch := catalog.stored_articles(after=after, limit=READ_ARTICLES):
-        found = store.passages_of([str(a.row["article_id"]) for a in batch])
+        found = store.passages_of([a.row.article_id for a in batch])
         for article in batch:
-            entry = ArticleEntry(article, found.get(str(article.row["article_id"]), []))
-            if len(entry.passages) == article.row["passages"]:
+            entry = ArticleEntry(article, found.get(article.row.article_id, []))
+            if len(entry.passages) == article.row.passages:
                 yield entry
                 continue
             logger.warning(
                 "article %s left out: the store holds %d of its %s passages",
                 entry.article_id,
                 len(entry.passages),
-                article.row["passages"],
+                article.row.passages,
             )
             if report is not None:
                 report.skipped += 1
-        after = str(batch[-1].row["article_id"])
+        after = batch[-1].row.article_id
 
 
 def _quiet(stage: str, done: int, total: int) -> None:
@@ -289,7 +289,7 @@ class _Writer:
         batch, self._articles, self._size = self._articles, [], 0
         fresh = [entry for entry in batch if self._newer(entry)]
         for entry in fresh:
-            self.catalog.mark_pending(entry.article_id, str(entry.article.row["url"]))
+            self.catalog.mark_pending(entry.article_id, entry.article.row.url)
         self.store.delete_articles([entry.article_id for entry in fresh])
         passages = [p for entry in fresh for p in entry.passages]
         if passages:
@@ -300,7 +300,7 @@ class _Writer:
                 [p.metadata for p in passages],
             )
         for entry in fresh:
-            title = str(entry.article.row.get("title") or "")
+            title = entry.article.row.title
             self.catalog.complete_article(
                 entry.article.row,
                 [(p.chunk_id, title, p.text) for p in entry.passages],
@@ -319,7 +319,7 @@ class _Writer:
         record = self.catalog.article(entry.article_id)
         if record is None or record.state != "stored":
             return True
-        return str(entry.article.row.get("fetched_at") or "") > record.fetched_at
+        return entry.article.row.fetched_at > record.fetched_at
 
     def _write_matches(self) -> None:
         for watch_id, values in self._matches.items():
