@@ -19,7 +19,7 @@ from streamlit.testing.v1 import AppTest
 
 from kb import Answer, ArticleSummary, Citation, KBError, KnowledgeBase, Settings, StoreError
 from kb.answer import NO_ANSWER
-from kb.catalog import Catalog
+from kb.catalog import SQLiteCatalog
 
 APP = Path(__file__).resolve().parent.parent / "app.py"
 T21_PATH = "index-highlights-the-importance-of-the-immex-program"
@@ -119,10 +119,10 @@ def test_a_failed_keyword_search_shows_a_warning_above_the_answer(
     """The catalog's BM25 query fails: the answer still comes (from the dense ranking) and the
     page says the search was degraded, in the page's language."""
 
-    def broken(self: Catalog, query: str, **_: object) -> list[tuple[str, float]]:
+    def broken(self: SQLiteCatalog, query: str, **_: object) -> list[tuple[str, float]]:
         raise StoreError("catalog query failed: database disk image is malformed")
 
-    monkeypatch.setattr(Catalog, "search_lexical", broken)
+    monkeypatch.setattr(SQLiteCatalog, "search_lexical", broken)
     monkeypatch.setenv("KB_INDEX_DIR", str(real_index))
     monkeypatch.setenv("KB_UI_LANGUAGE", language)
     at = ask(run_page(), "What does IMMEX stand for?")
