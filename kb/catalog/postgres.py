@@ -100,6 +100,8 @@ QUERY_CONFIGS = ("simple", "english", "spanish", "portuguese", "french", "german
 TOTAL = ""
 #: ts_rank's weights for {D, C, B, A}: titles are C, texts A (the embedded BM25's 0.6 : 1).
 WEIGHTS = "{0.1, 0.6, 0.4, 1.0}"
+#: ts_rank's length normalisation (1: divided by 1 + the log of the passage's length).
+NORMALIZATION = 1
 CONNECT_TIMEOUT = 10
 #: An advisory lock's key: its name within the current schema (one knowledge base a schema).
 LOCK_KEY = "hashtextextended('kb:' || current_schema() || ':' || %s, 0)"
@@ -246,19 +248,28 @@ class PostgresCatalog(SQLCatalog):
     ) -> list[tuple[str, float]]:
         """(chunk_id, ts_rank score, higher is better) of passages matching the query's words
         in any language's configuration; StoreError when the server cannot answer."""
-        terms = [fold(t) for t in query_terms(query)]
-        words = " | ".join(f"'{t}'" for t in dict.fromkeys(terms) if t)
+        words = [w for w in dict.fromkeys(fold(t) for t in query_terms(query)) if w]
         if not words:
             return []
-        tsquery = " || ".join(f"to_tsquery('{c}', ?)" for c in QUERY_CONFIGS)
+        # Each word's stems in every configuration, OR-ed; weighted by the word's rarity in
+        # the index (BM25's idf from the lexicon's passage counts), as ts_rank has no idf.
+        stems = " || ".join(f"to_tsvector('{c}', w.word)" for c in QUERY_CONFIGS)
         condition, params = sql_where(filters)
         rows = self._query(
-            f"WITH q AS (SELECT {tsquery} AS q) "
-            f"SELECT p.chunk_id, ts_rank('{WEIGHTS}', p.tsv, q.q, 1) AS score "
-            "FROM q, passages AS p JOIN articles AS a ON a.article_id = p.article_id "
-            f"WHERE p.tsv @@ q.q AND a.state = 'stored' AND {condition} "
-            "ORDER BY score DESC, p.id LIMIT ?",
-            (*([words] * len(QUERY_CONFIGS)), *params, limit),
+            "WITH w AS (SELECT to_tsquery('simple', array_to_string(ARRAY("
+            f"SELECT quote_literal(s) FROM unnest(tsvector_to_array({stems})) AS s"
+            "), ' | ')) AS q, ln(1 + (n.docs - COALESCE(l.docs, 0) + 0.5) / "
+            "(COALESCE(l.docs, 0) + 0.5)) AS idf "
+            "FROM unnest(?::text[]) AS w(word) "
+            "LEFT JOIN lexicon AS l ON l.term = w.word "
+            "CROSS JOIN (SELECT GREATEST(COALESCE(MAX(docs), 0), 1) AS docs FROM lexicon "
+            "WHERE term = '') AS n) "
+            f"SELECT p.chunk_id, SUM(w.idf * ts_rank('{WEIGHTS}', p.tsv, w.q, {NORMALIZATION})) "
+            "AS score FROM w JOIN passages AS p ON p.tsv @@ w.q "
+            "JOIN articles AS a ON a.article_id = p.article_id "
+            f"WHERE numnode(w.q) > 0 AND a.state = 'stored' AND {condition} "
+            "GROUP BY p.id, p.chunk_id ORDER BY score DESC, p.id LIMIT ?",
+            (words, *params, limit),
         )
         return [(str(r[0]), float(r[1])) for r in rows]
 
