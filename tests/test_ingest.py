@@ -4,11 +4,12 @@ idempotence, replacement of changed items, crash repair and the private-network 
 import gzip
 import sqlite3
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import FakeEmbedder, asked_url, fixture_feeds
+from conftest import FakeEmbedder, ManualClock, asked_url, fixture_feeds
 from server import FIXTURES, T21_URL, FixtureServer, simple_rss
 
 import kb.ingest
@@ -233,24 +234,32 @@ def test_a_crash_mid_write_is_repaired_by_the_next_ingest(
     assert store_matches_catalog(fake_kb)
 
 
+@pytest.fixture
+def public_kb(isolated_env: Path, fake_embedder: FakeEmbedder) -> Iterator[KnowledgeBase]:
+    """fake_kb's twin on the default settings (private hosts refused) and its own fetcher."""
+    kb = KnowledgeBase.open(embedder=fake_embedder)
+    yield kb
+    kb.close()
+
+
 def test_private_feeds_are_refused_without_the_flag(
-    fake_kb: KnowledgeBase, server: FixtureServer
+    public_kb: KnowledgeBase, server: FixtureServer
 ) -> None:
     feeds = [server.url("/feeds/t21.xml?probe=private")]
-    report = fake_kb.ingest(feeds, allow_private_hosts=False)
+    report = public_kb.ingest(feeds, allow_private_hosts=False)
     assert (report.feeds_ok, report.feeds_failed, report.exit_code) == (0, 1, 1)
     assert "refused 127.0.0.1" in report.feeds[0].error
     assert "/feeds/t21.xml?probe=private" not in server.hits
-    assert fake_kb.store.count() == 0
+    assert public_kb.store.count() == 0
 
 
 def test_private_item_links_in_a_local_feed_are_not_fetched(
-    fake_kb: KnowledgeBase, server: FixtureServer, tmp_path: Path
+    public_kb: KnowledgeBase, server: FixtureServer, tmp_path: Path
 ) -> None:
     path = feed_file(
         tmp_path, server, paragraphs("cobalt", 2), link=server.url("/pages/titan-map?probe=1")
     )
-    report = fake_kb.ingest([str(path)], allow_private_hosts=False)
+    report = public_kb.ingest([str(path)], allow_private_hosts=False)
     assert report.page_errors == {"refused": 1}
     assert report.from_feed == 1
     assert "/pages/titan-map?probe=1" not in server.hits
@@ -428,10 +437,12 @@ def test_check_sources_refuses_bad_arguments(bad: list[str]) -> None:
         check_sources(bad)
 
 
-def test_read_feed_source_from_file_and_url(server: FixtureServer, tmp_path: Path) -> None:
+def test_read_feed_source_from_file_and_url(
+    server: FixtureServer, tmp_path: Path, manual_clock: ManualClock
+) -> None:
     path = tmp_path / "t21.xml"
     path.write_bytes((FIXTURES / "feeds" / "t21.xml").read_bytes())
-    with Fetcher(Settings(allow_private_hosts=True)) as fetcher:
+    with Fetcher(Settings(allow_private_hosts=True), clock=manual_clock) as fetcher:
         assert len(read_feed_source(str(path), fetcher).feed.items) == 1
         assert len(read_feed_source(f"file://{path}", fetcher).feed.items) == 1
         assert len(read_feed_source(server.url("/feeds/news.xml"), fetcher).feed.items) == 5
