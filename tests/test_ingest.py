@@ -5,6 +5,7 @@ import gzip
 import sqlite3
 from collections import Counter
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -380,6 +381,65 @@ def test_a_failed_feed_reports_its_retry_after(
     assert not result.ok
     assert result.hints == Hints(retry_after=7200.0)
     assert server.hits.count("/schedule/busy?status=503&retry-after=7200") == 1  # too long to wait
+
+
+def test_an_undated_article_is_dated_by_the_ingests_clock(
+    isolated_env: Path, server: FixtureServer, tmp_path: Path, fake_embedder: FakeEmbedder
+) -> None:
+    clock = ManualClock(start=datetime(2031, 5, 4, 12, 30, tzinfo=UTC))
+    settings = Settings(index_dir=isolated_env, allow_private_hosts=True)
+    base = KnowledgeBase(settings, embedder=fake_embedder, fetcher=Fetcher(settings, clock=clock))
+    try:
+        base.ingest([str(feed_file(tmp_path, server, paragraphs("zinc", 2)))])
+        [article] = base.latest()
+    finally:
+        base.close()
+    assert article.published is not None
+    assert clock.start <= article.published <= clock.now()
+
+
+@pytest.mark.parametrize("embed_seconds", [0.0, 20.0])
+def test_a_long_ingest_publishes_its_writes_as_it_goes(
+    isolated_env: Path, server: FixtureServer, monkeypatch: pytest.MonkeyPatch, embed_seconds: float
+) -> None:
+    """Other processes' readers see a long ingest's writes as it goes: after writing a group it
+    publishes if PUBLISH_EVERY (30) seconds of its clock passed since the last time, and once
+    more at the end. Each group's embedding takes embed_seconds of a manual clock, and nothing
+    else does (no per-host delay); the groups (3 or 4, as the pages arrive) end at 20, 40, ..."""
+    monkeypatch.setattr(kb.ingest, "EMBED_GROUP", 8)
+    clock = ManualClock()
+    embedder = FakeEmbedder()
+    embed = embedder.embed
+    groups: list[float] = []
+
+    def slow_embed(texts: list[str]) -> object:
+        clock.advance(embed_seconds)
+        groups.append(clock.monotonic())
+        return embed(texts)
+
+    monkeypatch.setattr(embedder, "embed", slow_embed)
+    settings = Settings(index_dir=isolated_env, allow_private_hosts=True, host_delay=0.0)
+    base = KnowledgeBase(settings, embedder=embedder, fetcher=Fetcher(settings, clock=clock))
+    publish = base.catalog.publish
+    seen: list[tuple[float, bool]] = []
+
+    def record(*, refreshed: bool = False) -> int:
+        seen.append((clock.monotonic(), refreshed))
+        return publish(refreshed=refreshed)
+
+    monkeypatch.setattr(base.catalog, "publish", record)
+    try:
+        assert base.ingest(fixture_feeds(server)).new == 7
+    finally:
+        base.close()
+    assert len(groups) >= 3
+    expected, last = [], 0.0
+    for end in groups:
+        if end - last >= kb.ingest.PUBLISH_EVERY:
+            expected.append((end, False))
+            last = end
+    assert seen == [*expected, (groups[-1], True)]
+    assert (len(expected) >= 1) == (embed_seconds > 0)
 
 
 def test_a_stop_lands_between_articles_and_the_next_ingest_reads_the_rest(
