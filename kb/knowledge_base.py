@@ -455,8 +455,12 @@ class KnowledgeBase:
         and scripts/ingest.py read by default); returns the feed's title. FeedError/ConfigError
         when it cannot be read."""
         source = check_sources([source])[0]
-        with Fetcher(self.settings) as fetcher:
+        fetcher = self._fetcher or Fetcher(self.settings)
+        try:
             feed = read_feed_source(source, fetcher).feed
+        finally:
+            if fetcher is not self._fetcher:
+                fetcher.close()
         feeds = self.feeds()
         if source not in feeds:
             self._write_feeds([*feeds, source])
