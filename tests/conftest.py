@@ -170,6 +170,20 @@ def real_index(
 
 
 @pytest.fixture(scope="session")
+def hash_index(tmp_path_factory: pytest.TempPathFactory, server: FixtureServer) -> Path:
+    """An index built once per session from every fixture feed on the hash backend (no model):
+    for the page and command-line tests that need some deterministic model, with KB_BACKEND=hash.
+    Copy it before writing to it."""
+    index = tmp_path_factory.mktemp("hash-index")
+    settings = Settings(index_dir=index, backend="hash", allow_private_hosts=True)
+    kb = KnowledgeBase.open(settings=settings)
+    report = kb.ingest(fixture_feeds(server))
+    kb.close()
+    assert report.feeds_failed == 0, report.summary()
+    return index
+
+
+@pytest.fixture(scope="session")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Chroma server (`chroma run`, shipped with chromadb) on loopback for the session."""
     if not CHROMA.exists():
