@@ -476,7 +476,8 @@ def test_scaled_copies_go_in_through_the_import_path_and_stay_writable(
     )
     text, meta, vector = source.store.get([copy_id])[copy_id]
     assert meta["article_id"] == copy
-    assert np.array_equal(vector, grown.vectors[grown.count - 1])
+    # Equal to the last bit or nearly: Chroma may hand back its cosine index's renormalised copy.
+    np.testing.assert_allclose(vector, grown.vectors[grown.count - 1], rtol=0, atol=1e-6)
     # Found by its own vector (a search by text may rank the original's other copies first).
     assert copy_id in [cid for cid, _ in source.store.query(vector, k=5)]
     assert text
