@@ -20,6 +20,7 @@ from server import FixtureServer
 from test_incremental import Site, site  # noqa: F401 - the site fixture
 
 import kb.archive.transfer
+import kb.cli.ingest
 import kb.knowledge_base
 from kb import ConfigError, KnowledgeBase, ModelMismatchError, Settings, StoreError
 from kb.archive import ArchiveReader, ArticleEntry, import_lines, read_lines, stored_entries
@@ -395,14 +396,9 @@ def test_a_record_survives_its_line_exactly() -> None:
 # --- command line -------------------------------------------------------------------------------
 @pytest.fixture
 def cli(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """scripts/ingest.py with the fake model under the configured model's name."""
+    """The ingest command (kb.cli.ingest) with the fake model under the configured name."""
     monkeypatch.setattr(kb.knowledge_base, "load_embedder", fake_load_embedder)
-    spec = importlib.util.spec_from_file_location("ingest_script", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return kb.cli.ingest
 
 
 def test_the_command_line_exports_and_imports(

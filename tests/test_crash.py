@@ -1,12 +1,11 @@
 """kill -9 at any moment, then the same ingest again, ends with exactly the state of one clean
 ingest: same articles, passages, vectors and BM25 rows, no duplicates, no orphans, no catalog row
 without its passages. The ingest is a real subprocess (tests/crash_runner.py runs
-scripts/ingest.py with the fake embedder) that SIGKILLs itself at a chosen catalog or store
-write; the repair run is scripts/ingest.py's main() in-process."""
+scripts/ingest.py on the hash backend) that SIGKILLs itself at a chosen catalog or store write;
+the repair run is the same command's main() (kb.cli.ingest) in-process."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import signal
@@ -16,24 +15,22 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
-from conftest import FakeEmbedder, fake_load_embedder, fixture_feeds
+from conftest import fixture_feeds
 from server import FixtureServer, simple_rss
 
-import kb.knowledge_base
 from kb import KnowledgeBase, Settings
+from kb.cli import ingest
+from kb.config import HASH_MODEL
 from kb.store import ChromaStore
 
 TESTS = Path(__file__).resolve().parent
 RUNNER = TESTS / "crash_runner.py"
-SCRIPT = TESTS.parent / "scripts" / "ingest.py"
-MODEL = Settings().model_name  # the name the fake model runs under (the index records it)
+MODEL = HASH_MODEL  # crash_runner's ingests run on the hash backend (the index records it)
 
 #: Crash points of a first ingest of the three fixture feeds (7 articles, 37 passages, written
 #: in embedding groups of 3, 1, 2 and 1 articles: each article of a group marked pending and its
@@ -115,19 +112,6 @@ def feed_v2(server: FixtureServer, *, drop: tuple[str, ...] = ()) -> bytes:
 
 
 # --- running ingests -----------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def cli() -> Iterator[ModuleType]:
-    """scripts/ingest.py as a module, loading the fake embedder under the configured name."""
-    spec = importlib.util.spec_from_file_location("crash_ingest_script", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(kb.knowledge_base, "load_embedder", fake_load_embedder)
-        yield module
-
-
 def run_subprocess(
     index: Path, feeds: list[str], env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -161,8 +145,11 @@ def crash(index: Path, feeds: list[str], point: str, tmp: Path) -> None:
     assert mark.read_text() == point
 
 
-def clean_ingest(cli: ModuleType, index: Path, feeds: list[str]) -> None:
-    code = cli.main([*feeds, "--index-dir", str(index), "--allow-private-hosts"])
+def clean_ingest(index: Path, feeds: list[str]) -> None:
+    """The repair run: the same command in-process, on the hash backend."""
+    code = ingest.main(
+        [*feeds, "--index-dir", str(index), "--allow-private-hosts", "--backend", "hash"]
+    )
     assert code == 0
 
 
@@ -285,21 +272,19 @@ def update_reference(work: Path, update_feeds: dict[str, Path]) -> dict[str, Any
 @pytest.mark.parametrize("point", FRESH_POINTS)
 def test_a_killed_first_ingest_is_repaired_by_the_next(
     point: str,
-    cli: ModuleType,
     server: FixtureServer,
     fresh_reference: dict[str, Any],
     tmp_path: Path,
 ) -> None:
     index = tmp_path / "index"
     crash(index, fixture_feeds(server), point, tmp_path)
-    clean_ingest(cli, index, fixture_feeds(server))
+    clean_ingest(index, fixture_feeds(server))
     assert state(index) == fresh_reference
 
 
 @pytest.mark.parametrize("point", UPDATE_POINTS)
 def test_a_killed_re_ingest_is_repaired_by_the_next(
     point: str,
-    cli: ModuleType,
     update_feeds: dict[str, Path],
     update_reference: dict[str, Any],
     tmp_path: Path,
@@ -307,7 +292,7 @@ def test_a_killed_re_ingest_is_repaired_by_the_next(
     index = tmp_path / "index"
     shutil.copytree(update_feeds["base"], index)
     crash(index, [str(update_feeds["v2"])], point, tmp_path)
-    clean_ingest(cli, index, [str(update_feeds["v2"])])
+    clean_ingest(index, [str(update_feeds["v2"])])
     assert state(index) == update_reference
 
 
@@ -330,7 +315,7 @@ def test_the_crash_points_cover_every_kind_of_write(
 
 
 def test_a_crash_then_a_feed_without_the_item_leaves_no_orphans(
-    cli: ModuleType, server: FixtureServer, update_feeds: dict[str, Path], tmp_path: Path
+    server: FixtureServer, update_feeds: dict[str, Path], tmp_path: Path
 ) -> None:
     """An article killed between delete and upsert whose item then leaves the feed must not
     stay pending, with BM25 rows for passages the store no longer has."""
@@ -350,7 +335,7 @@ def test_a_crash_then_a_feed_without_the_item_leaves_no_orphans(
     crash(index, [str(only_alpha_changed)], "after:delete_article:1", tmp_path)
     without_alpha = tmp_path / "v3.xml"
     without_alpha.write_bytes(feed_v2(server, drop=("alpha",)))
-    clean_ingest(cli, index, [str(without_alpha)])
+    clean_ingest(index, [str(without_alpha)])
     state(index)  # asserts: no pending row, BM25 rows == store passages, rows == passages
 
 
@@ -400,7 +385,7 @@ def test_search_works_from_another_process_while_an_ingest_writes(
     index = tmp_path / "index"
     shutil.copytree(update_feeds["base"], index)
     writer = start_subprocess(index, [str(update_feeds["v2"])], {"CRASH_SLOW": "0.05"})
-    reader = KnowledgeBase(Settings(index_dir=index), embedder=FakeEmbedder(MODEL))
+    reader = KnowledgeBase(Settings(index_dir=index, backend="hash"))
     try:
         searches = search_while(
             reader, lambda: writer.poll() is None, "cobalt supplies", server.url("/gone/charlie")
@@ -419,9 +404,9 @@ def test_search_works_from_another_thread_while_an_ingest_writes(
 ) -> None:
     index = tmp_path / "index"
     shutil.copytree(update_feeds["base"], index)
-    settings = Settings(index_dir=index, allow_private_hosts=True)
-    writer_kb = KnowledgeBase(settings, embedder=FakeEmbedder(MODEL))
-    reader_kb = KnowledgeBase(settings, embedder=FakeEmbedder(MODEL))
+    settings = Settings(index_dir=index, backend="hash", allow_private_hosts=True)
+    writer_kb = KnowledgeBase(settings)
+    reader_kb = KnowledgeBase(settings)
     reports: list[Any] = []
     writer = threading.Thread(
         target=lambda: reports.append(writer_kb.ingest([str(update_feeds["v2"])]))
