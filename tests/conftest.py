@@ -19,9 +19,6 @@ from typing import Any
 import httpx
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from server import FixtureServer
 
 from kb import KnowledgeBase, Settings

@@ -6,9 +6,7 @@ breaks in and leaves the target as it was; the command line's --export/--import.
 from __future__ import annotations
 
 import gzip
-import importlib.util
 import json
-import sys
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -26,6 +24,7 @@ from kb import ConfigError, KnowledgeBase, ModelMismatchError, Settings, StoreEr
 from kb.archive import ArchiveReader, ArticleEntry, import_lines, read_lines, stored_entries
 from kb.archive.records import article_record, dump, end_record, header_record
 from kb.catalog import StoredArticle
+from kb.evaluation import scale
 from kb.ids import article_of_chunk
 from kb.store import ChromaStore, StoredPassage
 
@@ -36,7 +35,6 @@ QUESTIONS = [
     "acero México aranceles",
 ]
 NONE = {"watches": 0, "watch_matches": 0}
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "ingest.py"
 
 
 class CountingEmbedder(FakeEmbedder):
@@ -445,16 +443,10 @@ def test_export_and_import_take_no_feeds(cli: ModuleType, argv: list[str]) -> No
     assert caught.value.code == 2
 
 
-# --- scripts/scale.py builds through the import path --------------------------------------------
+# --- kb.evaluation.scale (scripts/bench.py) builds through the import path ----------------------
 def test_scaled_copies_go_in_through_the_import_path_and_stay_writable(
-    source: KnowledgeBase, monkeypatch: pytest.MonkeyPatch
+    source: KnowledgeBase,
 ) -> None:
-    spec = importlib.util.spec_from_file_location("scale", SCRIPT.parent / "scale.py")
-    assert spec is not None
-    assert spec.loader is not None
-    scale = importlib.util.module_from_spec(spec)
-    monkeypatch.setitem(sys.modules, "scale", scale)  # its dataclasses look themselves up
-    spec.loader.exec_module(scale)
     base = scale.read_base(source)
     real = source.store.count()
     assert sum(len(a.passages) for a in base) == real

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from kb.cli.exits import closing, opening
 from kb.cli.feed_lists import named_feeds
+from kb.cli.progress import progress_printer
 from kb.cli.watch import watch
 from kb.config import BACKENDS, Settings
 from kb.errors import ConfigError, IngestRunningError, KBError
-from kb.ingest import Progress
 from kb.knowledge_base import KnowledgeBase
 from kb.schedule import Policy, parse_duration
 
@@ -224,26 +224,6 @@ def busy_note(kb: KnowledgeBase) -> Callable[[KBError], str]:
         )
 
     return note
-
-
-def progress_printer(verbose: int) -> Progress:
-    """A progress bar on an interactive stderr; else, with -v, a line every 50 items."""
-    interactive = sys.stderr.isatty()
-
-    def report(stage: str, done: int, total: int) -> None:
-        if interactive:
-            width = 30
-            filled = int(width * done / max(total, 1))
-            print(
-                f"\r{stage:>8} [{'#' * filled}{'.' * (width - filled)}] {done}/{total}",
-                end="" if done < total else "\n",
-                file=sys.stderr,
-                flush=True,
-            )
-        elif verbose and (done == total or done % 50 == 0):
-            print(f"{stage}: {done}/{total}", file=sys.stderr, flush=True)
-
-    return report
 
 
 def _duration(text: str) -> float:
