@@ -221,7 +221,7 @@ def test_an_interrupted_import_is_repaired_by_the_next_ingest(
 
     copy = open_index(tmp_path / "copy")
     monkeypatch.setattr(ChromaStore, "upsert", failing_upsert)
-    with pytest.raises(StoreError):
+    with pytest.raises(StoreError, match="the disk is full"):
         copy.import_from(exported)
     monkeypatch.undo()
     assert copy.catalog.pending_articles()

@@ -118,14 +118,14 @@ def test_add_feed_validates_by_reading_and_writes_the_feed_list(
     assert url in feeds_file.read_text()
     assert url in fake_kb.feeds()
     before = feeds_file.read_text()
-    with pytest.raises(FeedError):
+    with pytest.raises(FeedError, match="HTTP 404"):
         fake_kb.add_feed(server.url("/status/404"))
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="not a feed URL or an existing file: 'not a url'"):
         fake_kb.add_feed("not a url")
     assert feeds_file.read_text() == before
     fake_kb.remove_feed(url)
     assert url not in fake_kb.feeds()
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=f"not in the feed list: {url}"):
         fake_kb.remove_feed(url)
 
 

@@ -491,9 +491,16 @@ def test_check_sources(tmp_path: Path) -> None:
     assert check_sources(sources) == ["https://a.example/feed", str(path), f"file://{path}"]
 
 
-@pytest.mark.parametrize("bad", [["/no/such/feed.xml"], ["https://"], []])
-def test_check_sources_refuses_bad_arguments(bad: list[str]) -> None:
-    with pytest.raises(ConfigError):
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (["/no/such/feed.xml"], "not a feed URL or an existing file: '/no/such/feed.xml'"),
+        (["https://"], "not a valid feed URL: 'https://'"),
+        ([], "no feeds to ingest"),
+    ],
+)
+def test_check_sources_refuses_bad_arguments(bad: list[str], reason: str) -> None:
+    with pytest.raises(ConfigError, match=reason):
         check_sources(bad)
 
 
@@ -519,7 +526,7 @@ def test_a_site_url_is_read_through_its_alternate_feed_link(
         feed = read_feed_source(server.url("/site"), fetcher).feed
         assert feed.url == server.url("/site")
         assert feed.title == "EXPORT MANUFACTURING INDUSTRY archivos - T21"
-        with pytest.raises(FeedError):
+        with pytest.raises(FeedError, match=r"not a readable feed: .*/status/200"):
             read_feed_source(server.url("/status/200"), fetcher)  # a page with no feed link
     report = fake_kb.ingest([server.url("/site")])
     assert (report.feeds_ok, report.new) == (1, 1)

@@ -62,11 +62,20 @@ def test_a_saved_question_the_news_cannot_answer_does_not_fire(
     assert [m.title for m in fake_kb.new_for(titan)] == [TITAN_TITLE]
 
 
-@pytest.mark.parametrize("question", ["", "   ", "🙂🙂🙂", "x" * 501, "?!"])
+@pytest.mark.parametrize(
+    ("question", "reason"),
+    [
+        ("", "cannot be empty"),
+        ("   ", "cannot be empty"),
+        ("🙂🙂🙂", "has no words a news article could match"),
+        ("x" * 501, "at most 500 characters, not 501"),
+        ("?!", "has no words a news article could match"),
+    ],
+)
 def test_a_question_that_cannot_be_saved_is_a_clear_error(
-    fake_kb: KnowledgeBase, question: str
+    fake_kb: KnowledgeBase, question: str, reason: str
 ) -> None:
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=reason):
         fake_kb.add_watch(question)
     assert fake_kb.watches() == []
 
