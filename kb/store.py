@@ -449,4 +449,15 @@ def _client(index_dir: Path | None, url: str | None, token: str | None = None) -
         raise
     except Exception as exc:
         where = url or index_dir
-        raise StoreError(f"cannot open the Chroma store at {where}: {exc}") from exc
+        raise StoreError(f"cannot open the Chroma store at {where}: {_reason(exc)}") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of the first message in exc's chain, else its type: chromadb wraps a
+    server's 401 in exceptions without a message."""
+    link: BaseException | None = exc
+    while link is not None:
+        if text := str(link).strip().split("\n")[0]:
+            return text
+        link = link.__cause__ or link.__context__
+    return type(exc).__name__

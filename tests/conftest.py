@@ -1,6 +1,6 @@
-"""Shared fixtures: isolated KB_* env and index dir, a deterministic fake embedder, the local
-fixture server, and (session-scoped) the real all-MiniLM-L6-v2 model, indexes built with it,
-and a real Chroma server on loopback."""
+"""Shared fixtures: isolated KB_* env and index dir, a deterministic fake embedder, a manual
+clock, the local fixture server, and (session-scoped) the real all-MiniLM-L6-v2 model, indexes
+built with it, and a real Chroma server on loopback."""
 
 from __future__ import annotations
 
@@ -10,23 +10,23 @@ import shutil
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import numpy as np
 import pytest
-
-sys.path.insert(0, str(Path(__file__).parent))
-
 from pg_server import PostgresServer, postgres_bin
 from server import FixtureServer
 
 from kb import KnowledgeBase, Settings
+from kb.fetch import Fetcher
 
 CHROMA = Path(sys.executable).parent / "chroma"
 
@@ -55,6 +55,32 @@ class FakeEmbedder:
 
     def count_tokens(self, text: str) -> int:
         return len(re.findall(r"\w+|[^\w\s]", text))
+
+
+class ManualClock:
+    """A kb.clock.Clock that moves only when slept on or advanced: a wait costs no real time and
+    every sleep is recorded. Its wall clock starts at the real time, so dates stay plausible."""
+
+    def __init__(self, start: datetime | None = None) -> None:
+        self.start = start or datetime.now(UTC)
+        self.elapsed = 0.0
+        self.sleeps: list[float] = []
+        self._lock = threading.Lock()
+
+    def now(self) -> datetime:
+        return self.start + timedelta(seconds=self.elapsed)
+
+    def monotonic(self) -> float:
+        return self.elapsed
+
+    def sleep(self, seconds: float) -> None:
+        with self._lock:
+            self.sleeps.append(seconds)
+            self.elapsed += max(seconds, 0.0)
+
+    def advance(self, seconds: float) -> None:
+        with self._lock:
+            self.elapsed += seconds
 
 
 def asked_url(request: Any) -> str:
@@ -93,11 +119,20 @@ def fake_embedder() -> FakeEmbedder:
 
 
 @pytest.fixture
-def fake_kb(isolated_env: Path, fake_embedder: FakeEmbedder) -> Iterator[KnowledgeBase]:
+def manual_clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+def fake_kb(
+    isolated_env: Path, fake_embedder: FakeEmbedder, manual_clock: ManualClock
+) -> Iterator[KnowledgeBase]:
     """A knowledge base on a temporary index with the fake embedder; private hosts allowed
-    (the fixture server is on loopback)."""
+    (the fixture server is on loopback). Its fetcher runs on the manual clock, so the per-host
+    delay and retry backoff cost no real time (the sockets' own timeouts stay real)."""
     settings = Settings.from_env(allow_private_hosts=True, read_timeout=2.0)
-    kb = KnowledgeBase.open(settings=settings, embedder=fake_embedder)
+    fetcher = Fetcher(settings, clock=manual_clock)
+    kb = KnowledgeBase(settings, embedder=fake_embedder, fetcher=fetcher)
     yield kb
     kb.close()
 
@@ -129,6 +164,20 @@ def real_index(
     index = tmp_path_factory.mktemp("real-index")
     settings = Settings(index_dir=index, allow_private_hosts=True)
     kb = KnowledgeBase.open(settings=settings, embedder=real_embedder)
+    report = kb.ingest(fixture_feeds(server))
+    kb.close()
+    assert report.feeds_failed == 0, report.summary()
+    return index
+
+
+@pytest.fixture(scope="session")
+def hash_index(tmp_path_factory: pytest.TempPathFactory, server: FixtureServer) -> Path:
+    """An index built once per session from every fixture feed on the hash backend (no model):
+    for the page and command-line tests that need some deterministic model, with KB_BACKEND=hash.
+    Copy it before writing to it."""
+    index = tmp_path_factory.mktemp("hash-index")
+    settings = Settings(index_dir=index, backend="hash", allow_private_hosts=True)
+    kb = KnowledgeBase.open(settings=settings)
     report = kb.ingest(fixture_feeds(server))
     kb.close()
     assert report.feeds_failed == 0, report.summary()

@@ -1,4 +1,4 @@
-"""scripts/ingest.py with the fake embedder, dying by SIGKILL at a chosen write (test_crash.py).
+"""scripts/ingest.py on the hash backend, dying by SIGKILL at a chosen write (test_crash.py).
 
     python tests/crash_runner.py FEED ... --index-dir DIR --allow-private-hosts
 
@@ -12,6 +12,7 @@ two passages at a time here). Environment:
   CRASH_PAUSE   "<phase>:<write>:<n>": there, create $CRASH_GATE.ready, wait for $CRASH_GATE
   CRASH_GATE    the file CRASH_PAUSE waits for
   CRASH_SLOW    seconds to sleep after every step (so another process can watch the writes)
+  KB_BACKEND    the model, by name as any ingest reads it: "hash" (no model) unless given
 """
 
 from __future__ import annotations
@@ -26,16 +27,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-TESTS = Path(__file__).resolve().parent
-ROOT = TESTS.parent
-sys.path[:0] = [str(ROOT), str(TESTS)]
+import kb.ingest
+from kb.catalog.sql import SQLCatalog  # both databases' writes
+from kb.store import ChromaStore
 
-from conftest import fake_load_embedder  # noqa: E402
-
-import kb.ingest  # noqa: E402 - after the path set-up above
-import kb.knowledge_base  # noqa: E402
-from kb.catalog.sql import SQLCatalog  # noqa: E402 - both databases' writes
-from kb.store import ChromaStore  # noqa: E402
+SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "ingest.py"
 
 BATCH = 2
 #: Passages per embedding group: two or three of the fixture articles.
@@ -109,10 +105,10 @@ class _SmallBatches:
 
 
 def install() -> None:
-    """The fake model under the configured name, small store batches and embedding groups (so
+    """The hash backend unless another is set, small store batches and embedding groups (so
     one ingest writes several groups of articles), and a step per write."""
+    os.environ.setdefault("KB_BACKEND", "hash")
     kb.ingest.EMBED_GROUP = GROUP
-    kb.knowledge_base.load_embedder = fake_load_embedder  # type: ignore[assignment]
     original_init = ChromaStore.__init__
     original_upsert = ChromaStore.upsert
 
@@ -137,5 +133,5 @@ def install() -> None:
 
 if __name__ == "__main__":
     install()
-    sys.argv = [str(ROOT / "scripts" / "ingest.py"), *sys.argv[1:]]
+    sys.argv = [str(SCRIPT), *sys.argv[1:]]
     runpy.run_path(sys.argv[0], run_name="__main__")

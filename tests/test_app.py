@@ -1,4 +1,7 @@
-"""The Streamlit page, run in-process by AppTest: empty state, cited answers, no-answer, safety."""
+"""The Streamlit page, run in-process by AppTest: empty state, cited answers, no-answer, safety.
+
+The page runs on the hash backend (KB_BACKEND=hash, no model) over the session's hash index
+wherever a test is about the page's mechanics; one cited answer runs on the real models."""
 
 from __future__ import annotations
 
@@ -33,6 +36,14 @@ sys.modules["app"] = app  # dataclasses look their module up there
 _SPEC.loader.exec_module(app)
 #: Generous: the first run in a process loads the real model.
 TIMEOUT = 180
+
+
+@pytest.fixture
+def hash_env(monkeypatch: pytest.MonkeyPatch, hash_index: Path) -> Path:
+    """The page on the session's hash index and the hash backend."""
+    monkeypatch.setenv("KB_INDEX_DIR", str(hash_index))
+    monkeypatch.setenv("KB_BACKEND", "hash")
+    return hash_index
 
 
 @pytest.fixture(autouse=True)
@@ -93,9 +104,7 @@ def test_question_gets_cited_answer(monkeypatch: pytest.MonkeyPatch, real_index:
     assert at.query_params == {"q": "What does IMMEX stand for?"}
 
 
-@pytest.mark.real_model
-def test_unanswerable_question_says_so(monkeypatch: pytest.MonkeyPatch, real_index: Path) -> None:
-    monkeypatch.setenv("KB_INDEX_DIR", str(real_index))
+def test_unanswerable_question_says_so(hash_env: Path) -> None:
     at = ask(run_page(), "Who won the 1998 FIFA World Cup final?")
     [info] = [i.value.replace("\\", "") for i in at.info]
     assert info.startswith(NO_ANSWER)
@@ -152,21 +161,22 @@ def test_only_a_degraded_answer_shows_the_warning(monkeypatch: pytest.MonkeyPatc
 
 
 @pytest.fixture
-def hostile_index(tmp_path: Path, server, real_embedder) -> Path:  # type: ignore[no-untyped-def]
-    """An index of tests/fixtures/feeds/xss.xml: markup, markdown links, images, javascript: URL."""
+def hostile_index(tmp_path: Path, server, monkeypatch: pytest.MonkeyPatch) -> Path:  # type: ignore[no-untyped-def]
+    """An index of tests/fixtures/feeds/xss.xml (markup, markdown links, images, javascript:
+    URL) on the hash backend, which the page opens."""
     index = tmp_path / "hostile-index"
-    settings = Settings(index_dir=index, allow_private_hosts=True)
-    kb = KnowledgeBase.open(settings=settings, embedder=real_embedder)
+    settings = Settings(index_dir=index, backend="hash", allow_private_hosts=True)
+    kb = KnowledgeBase.open(settings=settings)
     report = kb.ingest([server.url("/raw/feeds/xss.xml")])
     kb.close()
     assert report.new == 2, report.summary()
+    monkeypatch.setenv("KB_INDEX_DIR", str(index))
+    monkeypatch.setenv("KB_BACKEND", "hash")
     return index
 
 
-@pytest.mark.real_model
-def test_feed_text_cannot_inject_markup(monkeypatch: pytest.MonkeyPatch, hostile_index) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("KB_INDEX_DIR", str(hostile_index))
-    at = ask(run_page(), "How many walruses did the census count?")
+def test_feed_text_cannot_inject_markup(hostile_index: Path) -> None:
+    at = ask(run_page(), "How many walruses did the walrus survey team count?")
     cards = [b for b in html_bodies(at) if 'class="kb-card"' in b]
     page = "".join(cards)
     assert page.count('class="kb-card"') == 2  # both walrus articles
@@ -181,9 +191,7 @@ def test_feed_text_cannot_inject_markup(monkeypatch: pytest.MonkeyPatch, hostile
     assert not any("<script" in m.value or "javascript:" in m.value for m in at.markdown)
 
 
-@pytest.mark.real_model
-def test_latest_list_keeps_feed_text_inert(monkeypatch: pytest.MonkeyPatch, hostile_index) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setenv("KB_INDEX_DIR", str(hostile_index))
+def test_latest_list_keeps_feed_text_inert(hostile_index: Path) -> None:
     at = run_page()
     lists = [b for b in html_bodies(at) if 'class="kb-latest"' in b]
     assert len(lists) == 1
@@ -263,11 +271,7 @@ def cards(at: AppTest) -> list[str]:
     return [b for b in html_bodies(at) if 'class="kb-card"' in b]
 
 
-@pytest.mark.real_model
-def test_language_filter_cites_only_spanish_or_declines(
-    monkeypatch: pytest.MonkeyPatch, real_index: Path
-) -> None:
-    monkeypatch.setenv("KB_INDEX_DIR", str(real_index))
+def test_language_filter_cites_only_spanish_or_declines(hash_env: Path) -> None:
     at = run_page()
     at.multiselect(key="languages").set_value(["es"]).run()
     ask(at, "What does IMMEX stand for?")
@@ -280,11 +284,7 @@ def test_language_filter_cites_only_spanish_or_declines(
     assert at.query_params == {"q": "What does IMMEX stand for?", "lang": "es"}
 
 
-@pytest.mark.real_model
-def test_feed_filter_applies_to_citations(
-    monkeypatch: pytest.MonkeyPatch, real_index: Path
-) -> None:
-    monkeypatch.setenv("KB_INDEX_DIR", str(real_index))
+def test_feed_filter_applies_to_citations(hash_env: Path) -> None:
     at = run_page()
     assert "Fixture Paywall" in at.multiselect(key="feeds").options
     at.multiselect(key="feeds").set_value(["Fixture Paywall"]).run()
@@ -295,9 +295,7 @@ def test_feed_filter_applies_to_citations(
     assert at.query_params["feed"] == "Fixture Paywall"
 
 
-@pytest.mark.real_model
-def test_link_reproduces_the_view(monkeypatch: pytest.MonkeyPatch, real_index: Path) -> None:
-    monkeypatch.setenv("KB_INDEX_DIR", str(real_index))
+def test_link_reproduces_the_view(hash_env: Path) -> None:
     at = AppTest.from_file(str(APP), default_timeout=TIMEOUT)
     params = {
         "q": "What does IMMEX stand for?",
@@ -327,11 +325,7 @@ def test_link_reproduces_the_view(monkeypatch: pytest.MonkeyPatch, real_index: P
     assert at.query_params == {}
 
 
-@pytest.mark.real_model
-def test_empty_question_lists_latest_articles_with_timeline(
-    monkeypatch: pytest.MonkeyPatch, real_index: Path
-) -> None:
-    monkeypatch.setenv("KB_INDEX_DIR", str(real_index))
+def test_empty_question_lists_latest_articles_with_timeline(hash_env: Path) -> None:
     at = run_page()
     assert [h.value for h in at.subheader] == ["Latest articles", "Timeline"]
     latest = next(b for b in html_bodies(at) if 'class="kb-latest"' in b)
@@ -499,12 +493,12 @@ def click_refresh(at: AppTest) -> AppTest:
     return at
 
 
-@pytest.mark.real_model
 def test_refresh_reads_the_feed_list_and_updates_stats(
     monkeypatch: pytest.MonkeyPatch, isolated_env: Path, server
 ) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("KB_ALLOW_PRIVATE_HOSTS", "1")
-    write_feeds(isolated_env, [server.url("/feeds/news.xml"), server.url("/status/500")])
+    monkeypatch.setenv("KB_BACKEND", "hash")
+    write_feeds(isolated_env, [server.url("/feeds/news.xml"), server.url("/status/404")])
     at = run_page()
     assert [m.value for m in at.sidebar.metric] == ["0", "0", "0"]
     hits = server.hits.count("/feeds/news.xml")
@@ -519,7 +513,7 @@ def test_refresh_reads_the_feed_list_and_updates_stats(
     assert "Last refresh: never" not in at.sidebar.caption[0].value
     assert [s.value for s in at.success] == ["Refreshed: 5 new, 0 updated, 1 of 2 feeds read."]
     assert len(at.error) == 1
-    assert "500" in at.error[0].value
+    assert "404" in at.error[0].value
     report = next(e for e in at.expander if e.label == "Refresh report")
     assert "feeds: 1 ok, 1 failed" in report.code[0].value
     assert [h.value for h in at.subheader] == ["Latest articles", "Timeline"]  # no longer empty
@@ -568,12 +562,8 @@ def test_latest_html_escapes_titles_and_drops_unsafe_links() -> None:
     assert "&lt;b&gt;F&lt;/b&gt; · 6 Jan 2026 · Spanish (es)" in out
 
 
-@pytest.mark.real_model
-def test_a_time_in_the_question_is_a_filter_the_user_can_remove(
-    monkeypatch: pytest.MonkeyPatch, real_index: Path
-) -> None:
-    monkeypatch.setenv("KB_INDEX_DIR", str(real_index))
-    at = ask(run_page(), "What did Index say about IMMEX in January 2026?")
+def test_a_time_in_the_question_is_a_filter_the_user_can_remove(hash_env: Path) -> None:
+    at = ask(run_page(), "What did Index Nuevo León say about IMMEX in January 2026?")
     shown = [c.value.replace("\\", "") for c in at.caption if "🕒" in c.value]
     assert shown == ["🕒 Articles from January 2026 first (from “in January 2026”)"]
     at.button(key="drop_time").click().run()
@@ -582,11 +572,9 @@ def test_a_time_in_the_question_is_a_filter_the_user_can_remove(
     assert any('class="kb-answer"' in b for b in html_bodies(at))  # still answered
 
 
-@pytest.mark.real_model
 def test_the_page_speaks_spanish_when_asked_to(
-    monkeypatch: pytest.MonkeyPatch, real_index: Path
+    monkeypatch: pytest.MonkeyPatch, hash_env: Path
 ) -> None:
-    monkeypatch.setenv("KB_INDEX_DIR", str(real_index))
     monkeypatch.setenv("KB_UI_LANGUAGE", "es")
     at = run_page()
     assert at.title[0].value == "Base de conocimiento de noticias"
@@ -604,14 +592,13 @@ def test_the_page_language_setting_is_checked() -> None:
         Settings.from_env({"KB_UI_LANGUAGE": "fr"})
 
 
-@pytest.mark.real_model
 def test_a_saved_question_lists_what_a_refresh_brings_and_can_be_marked_seen(
-    monkeypatch: pytest.MonkeyPatch, real_index: Path, tmp_path: Path, server, real_embedder
+    monkeypatch: pytest.MonkeyPatch, hash_env: Path, tmp_path: Path, server
 ) -> None:  # type: ignore[no-untyped-def]
     from test_browser import immex_update_feed
 
     index = tmp_path / "index"
-    shutil.copytree(real_index, index)
+    shutil.copytree(hash_env, index)
     monkeypatch.setenv("KB_INDEX_DIR", str(index))
     at = ask(run_page(), "What does IMMEX stand for?")
     assert [b.label for b in at.sidebar.button if b.key and b.key.startswith("watch-")] == []
@@ -621,7 +608,7 @@ def test_a_saved_question_lists_what_a_refresh_brings_and_can_be_marked_seen(
     feed = tmp_path / "trade.xml"
     feed.write_text(immex_update_feed(server), "utf-8")
     writer = KnowledgeBase.open(
-        settings=Settings(index_dir=index, allow_private_hosts=True), embedder=real_embedder
+        settings=Settings(index_dir=index, backend="hash", allow_private_hosts=True)
     )
     try:
         assert writer.ingest([str(feed)]).watch_matches == 1

@@ -33,7 +33,7 @@ def run(
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, str(script), *args],
-        env={**os.environ, **env},
+        env={**os.environ, "KB_BACKEND": "hash", **env},
         capture_output=True,
         text=True,
         timeout=300,
@@ -51,9 +51,13 @@ def assert_clean_failure(result: subprocess.CompletedProcess[str], message: str)
 
 @pytest.mark.parametrize("script", [INGEST, WATCHES])
 def test_a_postgres_server_that_is_down(script: Path, tmp_path: Path) -> None:
+    """Named with --database-url (ingest) or KB_DATABASE_URL (saved questions)."""
     port = closed_port()
-    env = {"KB_DATABASE_URL": f"postgresql://kb:{PASSWORD}@127.0.0.1:{port}/kb"}
-    args = ["--index-dir", str(tmp_path), *(["list"] if script == WATCHES else [])]
+    url = f"postgresql://kb:{PASSWORD}@127.0.0.1:{port}/kb"
+    if script == INGEST:
+        env, args = {}, ["--index-dir", str(tmp_path), "--database-url", url]
+    else:
+        env, args = {"KB_DATABASE_URL": url}, ["--index-dir", str(tmp_path), "list"]
     result = run(script, args, env)
     assert_clean_failure(
         result, f"cannot reach the catalog database postgresql://kb@127.0.0.1:{port}/kb"

@@ -1,4 +1,8 @@
-"""The page in a real browser: `streamlit run app.py` driven through Debian's Chromium."""
+"""The page in a real browser: `streamlit run app.py` driven through Debian's Chromium.
+
+A cited answer and a cross-lingual one run on the real models; the tests of the page's
+mechanics (a shared link, a decline, escaping, another process's refresh and a saved question)
+run on the hash backend (KB_BACKEND=hash, no model) over hash-built indexes."""
 
 from __future__ import annotations
 
@@ -20,7 +24,6 @@ from kb import KnowledgeBase, Settings
 
 pytestmark = [
     pytest.mark.browser,
-    pytest.mark.real_model,
     pytest.mark.skipif(
         not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
     ),
@@ -31,6 +34,8 @@ IMMEX = "Manufacturing, Maquiladora and Export Services Industry Program"
 #: The first page view loads the real model in the streamlit process.
 ANSWER_TIMEOUT_MS = 120_000
 ARTIFACTS = ROOT / "test-artifacts"
+#: The settings that put the page and the command lines on the hash backend.
+HASH = {"KB_BACKEND": "hash"}
 
 
 def ask(page, url: str, question: str) -> None:  # type: ignore[no-untyped-def]
@@ -42,6 +47,7 @@ def ask(page, url: str, question: str) -> None:  # type: ignore[no-untyped-def]
     box.press("Enter")
 
 
+@pytest.mark.real_model
 def test_immex_question_in_chromium(real_index: Path, tmp_path: Path) -> None:
     with (
         streamlit_app(real_index, tmp_path / "streamlit.log") as url,
@@ -76,10 +82,10 @@ def test_immex_question_in_chromium(real_index: Path, tmp_path: Path) -> None:
         timeline.screenshot(path=str(ARTIFACTS / "browser-immex-timeline.png"))
 
 
-def test_shared_link_reproduces_the_view_in_chromium(real_index: Path, tmp_path: Path) -> None:
+def test_shared_link_reproduces_the_view_in_chromium(hash_index: Path, tmp_path: Path) -> None:
     """A link with the question and a Spanish-only filter: no good answer, Spanish articles."""
     with (
-        streamlit_app(real_index, tmp_path / "streamlit.log") as url,
+        streamlit_app(hash_index, tmp_path / "streamlit.log", HASH) as url,
         chromium_page() as page,
     ):
         page.goto(f"{url}/?q=What+does+IMMEX+stand+for%3F&lang=es")
@@ -98,10 +104,10 @@ def test_shared_link_reproduces_the_view_in_chromium(real_index: Path, tmp_path:
 
 
 def test_a_question_the_news_cannot_answer_is_declined_with_its_reason_in_chromium(
-    real_index: Path, tmp_path: Path
+    hash_index: Path, tmp_path: Path
 ) -> None:
     with (
-        streamlit_app(real_index, tmp_path / "streamlit.log") as url,
+        streamlit_app(hash_index, tmp_path / "streamlit.log", HASH) as url,
         chromium_page() as page,
     ):
         ask(page, url, "Which team won the 2024 Super Bowl?")
@@ -114,6 +120,7 @@ def test_a_question_the_news_cannot_answer_is_declined_with_its_reason_in_chromi
         page.screenshot(path=str(ARTIFACTS / "browser-declined.png"), full_page=True)
 
 
+@pytest.mark.real_model
 def test_a_spanish_browser_gets_the_spanish_page_and_the_english_source_in_chromium(
     real_index: Path, tmp_path: Path
 ) -> None:
@@ -140,10 +147,13 @@ def test_a_spanish_browser_gets_the_spanish_page_and_the_english_source_in_chrom
 
 
 @pytest.fixture
-def hostile_index(tmp_path: Path, server, real_embedder) -> Path:  # type: ignore[no-untyped-def]
-    """An index of tests/fixtures/feeds/xss.xml: markup, markdown links, images, javascript: URL."""
-    settings = Settings(index_dir=tmp_path / "hostile-index", allow_private_hosts=True)
-    kb = KnowledgeBase.open(settings=settings, embedder=real_embedder)
+def hostile_index(tmp_path: Path, server) -> Path:  # type: ignore[no-untyped-def]
+    """An index of tests/fixtures/feeds/xss.xml (markup, markdown links, images, javascript:
+    URL) on the hash backend."""
+    settings = Settings(
+        index_dir=tmp_path / "hostile-index", backend="hash", allow_private_hosts=True
+    )
+    kb = KnowledgeBase.open(settings=settings)
     report = kb.ingest([server.url("/raw/feeds/xss.xml")])
     kb.close()
     assert report.new == 2, report.summary()
@@ -152,12 +162,12 @@ def hostile_index(tmp_path: Path, server, real_embedder) -> Path:  # type: ignor
 
 def test_feed_markup_stays_text_in_chromium(hostile_index: Path, tmp_path: Path) -> None:
     with (
-        streamlit_app(hostile_index, tmp_path / "streamlit.log") as url,
+        streamlit_app(hostile_index, tmp_path / "streamlit.log", HASH) as url,
         chromium_page() as page,
     ):
         dialogs: list[str] = []
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-        ask(page, url, "How many walruses did the census count?")
+        ask(page, url, "How many walruses did the walrus survey team count?")
         cards = page.locator(".kb-card")
         cards.first.wait_for(timeout=ANSWER_TIMEOUT_MS)
         related = page.locator("summary", has_text=re.compile("^Related"))
@@ -197,21 +207,22 @@ def immex_update_feed(server) -> str:  # type: ignore[no-untyped-def]
 
 @pytest.fixture(params=["embedded", "chroma-server", "chroma+postgres"])
 def live_index(
-    request: pytest.FixtureRequest, real_index: Path, tmp_path: Path, server, real_embedder
+    request: pytest.FixtureRequest, hash_index: Path, tmp_path: Path, server
 ) -> tuple[Path, dict[str, str]]:  # type: ignore[no-untyped-def]
-    """(index directory, the KB_* settings that reach its store): a copy of the session's
-    real index, or the fixture feeds in a collection of their own on the Chroma server (with
-    the catalog in a schema of its own on the PostgreSQL server, third run)."""
+    """(index directory, the KB_* settings that reach its store and its model): a copy of the
+    session's hash index, or the fixture feeds in a collection of their own on the Chroma
+    server (with the catalog in a schema of its own on the PostgreSQL server, third run), all
+    on the hash backend."""
     index = tmp_path / "index"
     if request.param == "embedded":
-        shutil.copytree(real_index, index)
-        return index, {}
+        shutil.copytree(hash_index, index)
+        return index, dict(HASH)
     url = request.getfixturevalue("chroma_server")
-    env = {"KB_CHROMA_URL": url, "KB_COLLECTION": f"live_{uuid.uuid4().hex[:12]}"}
+    env = {"KB_CHROMA_URL": url, "KB_COLLECTION": f"live_{uuid.uuid4().hex[:12]}", **HASH}
     if request.param == "chroma+postgres":
         env["KB_DATABASE_URL"] = request.getfixturevalue("postgres_url")
     settings = Settings.from_env(env, index_dir=index, allow_private_hosts=True)
-    kb = KnowledgeBase.open(settings=settings, embedder=real_embedder)
+    kb = KnowledgeBase.open(settings=settings)
     try:
         assert kb.ingest(fixture_feeds(server)).feeds_failed == 0
     finally:
@@ -227,7 +238,7 @@ def test_the_open_page_sees_another_processs_refresh_and_a_saved_question_fires_
     "1 new" and lists it; a question about it cites it; the command line prints the same
     match as JSON. On the embedded store, on a Chroma server, and on a Chroma server with the
     catalog on PostgreSQL (the page, the ingest and the command line each in a directory of
-    their own: replicas share only the servers)."""
+    their own: replicas share only the servers); page and command lines on the hash backend."""
     index, env = live_index
     shared = "KB_DATABASE_URL" in env  # nothing shared on disk: each process its own directory
     ingest_dir = tmp_path / "ingest-host" if shared else index
@@ -240,7 +251,7 @@ def test_the_open_page_sees_another_processs_refresh_and_a_saved_question_fires_
         chromium_page(height=2400) as page,
     ):
         ask(page, url, "What does IMMEX stand for?")
-        expect(page.locator(".kb-answer")).to_contain_text(IMMEX, timeout=ANSWER_TIMEOUT_MS)
+        expect(page.locator(".kb-answer")).to_contain_text("IMMEX", timeout=ANSWER_TIMEOUT_MS)
         page.get_by_role("button", name="☆ Save this question").click()
         expect(page.get_by_text("Saved. New articles")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
         sidebar = page.locator('[data-testid="stSidebar"]')
@@ -271,8 +282,9 @@ def test_the_open_page_sees_another_processs_refresh_and_a_saved_question_fires_
         expect(matches.first).to_contain_text(title)
         expect(matches.first.locator("mark")).to_contain_text("IMMEX")
         ARTIFACTS.mkdir(exist_ok=True)
-        shot = "browser-saved-question" + ("-postgres" if shared else "-server" if env else "")
-        page.screenshot(path=str(ARTIFACTS / f"{shot}.png"), full_page=True)
+        server_kind = "-postgres" if shared else "-server" if "KB_CHROMA_URL" in env else ""
+        shot = f"browser-saved-question{server_kind}.png"
+        page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
         # The page, open since before the refresh, cites the new article.
         box = page.get_by_label("Ask a question")
         box.fill("Which IMMEX certification rules change in 2027?")

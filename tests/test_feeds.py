@@ -77,14 +77,16 @@ def test_real_atom_feed_with_leading_newline_keeps_its_entries() -> None:
     ],
 )
 def test_unreadable_feeds_raise_feed_error(data: bytes) -> None:
-    with pytest.raises(FeedError):
+    with pytest.raises(
+        FeedError, match=r"not a (readable )?(JSON )?[Ff]eed.*: https://example\.com/feed"
+    ):
         parse_feed(data, url="https://example.com/feed")
 
 
 def test_a_web_page_given_as_a_feed_is_a_feed_error() -> None:
     """A site's home page instead of its feed must fail loudly, not read as an empty feed."""
     html = b"<!DOCTYPE html><html><body><h1>Hello</h1><p>A web page, not a feed.</p></body></html>"
-    with pytest.raises(FeedError):
+    with pytest.raises(FeedError, match=r"not a readable feed: https://example\.com/ .*text/html"):
         parse_feed(html, url="https://example.com/", content_type="text/html")
 
 
@@ -171,15 +173,18 @@ def test_json_feed_text_fields_stay_text() -> None:
 
 
 @pytest.mark.parametrize(
-    "data",
+    ("data", "reason"),
     [
-        b'{"version": "https://jsonfeed.org/version/1", "items": ',
-        b'{"title": "no version", "items": []}',
-        b'{"version": "https://jsonfeed.org/version/1.1", "title": "no items"}',
+        (b'{"version": "https://jsonfeed.org/version/1", "items": ', "not a readable JSON feed"),
+        (b'{"title": "no version", "items": []}', "no jsonfeed.org version"),
+        (
+            b'{"version": "https://jsonfeed.org/version/1.1", "title": "no items"}',
+            "without an items",
+        ),
     ],
 )
-def test_unreadable_json_feeds_raise_feed_error(data: bytes) -> None:
-    with pytest.raises(FeedError):
+def test_unreadable_json_feeds_raise_feed_error(data: bytes, reason: str) -> None:
+    with pytest.raises(FeedError, match=reason):
         parse_feed(data, url="u")
 
 

@@ -1,12 +1,15 @@
 """Polite, bounded HTTP: private-network refusal (also across redirects), status, time, size and
-type limits. Everything is served by the loopback fixture server or an httpx.MockTransport."""
+type limits. Everything is served by the loopback fixture server or an httpx.MockTransport; the
+waiting policy (backoff, Retry-After, the per-host delay, a body's total deadline) runs on a
+manual clock, while the socket timeouts are real."""
 
 import socket
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
-from conftest import asked_url
+from conftest import ManualClock, asked_url
 from server import FixtureServer
 
 from kb import (
@@ -20,7 +23,7 @@ from kb import (
     TooLargeError,
     WrongTypeError,
 )
-from kb.fetch import Fetcher, check_url, is_public_address, pinned
+from kb.fetch import Fetcher, check_url, is_public_address, parse_retry_after, pinned
 
 PUBLIC = "93.184.216.34"
 DNS = {
@@ -69,7 +72,7 @@ def test_non_public_hosts_are_refused(url: str) -> None:
 
 def test_cloud_metadata_in_shared_address_space_is_refused() -> None:
     """100.64.0.0/10 is not public (Alibaba Cloud's metadata service is 100.100.100.200)."""
-    with pytest.raises(BlockedHostError):
+    with pytest.raises(BlockedHostError, match=r"refused 100\.100\.100\.200"):
         check_url("http://100.100.100.200/latest/meta-data/", allow_private_hosts=False)
 
 
@@ -101,7 +104,10 @@ def test_fetcher_refuses_loopback_without_the_flag_before_any_request(
     server: FixtureServer,
 ) -> None:
     path = "/pages/europa-plumes?probe=blocked"
-    with Fetcher(Settings()) as fetcher, pytest.raises(BlockedHostError):
+    with (
+        Fetcher(Settings()) as fetcher,
+        pytest.raises(BlockedHostError, match=r"refused 127\.0\.0\.1"),
+    ):
         fetcher.get(server.url(path))
     assert path not in server.hits
 
@@ -123,7 +129,10 @@ def test_redirect_to_a_private_host_is_refused(target: str) -> None:
             return httpx.Response(302, headers={"Location": target})
         return httpx.Response(200, headers={"Content-Type": "text/html"}, text="secret")
 
-    with mock_fetcher(httpx.MockTransport(handle)) as fetcher, pytest.raises(BlockedHostError):
+    with (
+        mock_fetcher(httpx.MockTransport(handle)) as fetcher,
+        pytest.raises(BlockedHostError, match=r"^refused "),
+    ):
         fetcher.get("http://news.example/story")
     assert requested == ["http://news.example/story"]
 
@@ -148,12 +157,103 @@ def test_a_page_is_fetched(server: FixtureServer) -> None:
     assert b"Europa" in response.body
 
 
-@pytest.mark.parametrize("status", [404, 500, 403])
-def test_error_status_is_a_fetch_error_with_the_status(server: FixtureServer, status: int) -> None:
-    with Fetcher(local()) as fetcher, pytest.raises(FetchError) as caught:
+@pytest.mark.parametrize(("status", "waits"), [(404, []), (500, [1.0, 2.0]), (403, [])])
+def test_error_status_is_a_fetch_error_with_the_status(
+    server: FixtureServer, status: int, waits: list[float]
+) -> None:
+    """A 5xx is retried max_retries times after retry_backoff * 2**attempt seconds; a 4xx
+    other than 429 is final at once."""
+    clock = ManualClock()
+    with (
+        Fetcher(local(host_delay=0.0), clock=clock) as fetcher,
+        pytest.raises(FetchError, match=f"HTTP {status}") as caught,
+    ):
         fetcher.get(server.url(f"/status/{status}"))
     assert caught.value.status == status
     assert not isinstance(caught.value, BlockedHostError)
+    assert clock.sleeps == waits
+    assert server.hits.count(f"/status/{status}") >= len(waits) + 1
+
+
+def scripted(*responses: httpx.Response) -> tuple[httpx.Client, list[str]]:
+    """A client that answers with responses in turn (the last one again and again), and the
+    list of URLs it was asked for."""
+    asked: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        asked.append(str(request.url))
+        return responses[min(len(asked), len(responses)) - 1]
+
+    return httpx.Client(transport=httpx.MockTransport(handle), follow_redirects=False), asked
+
+
+def html(status: int = 200, **headers: str) -> httpx.Response:
+    return httpx.Response(status, headers={"Content-Type": "text/html", **headers}, text="<p>x")
+
+
+def test_retry_after_sets_the_wait_when_longer_than_the_backoff() -> None:
+    clock = ManualClock()
+    client, asked = scripted(html(503, **{"Retry-After": "7"}), html(429), html())
+    with Fetcher(Settings(), client=client, resolver=resolver, clock=clock) as fetcher:
+        assert fetcher.get("http://news.example/story").status == 200
+    assert clock.sleeps == [7.0, 2.0]  # Retry-After, then the backoff of the second attempt
+    assert len(asked) == 3
+
+
+def test_a_retry_after_past_the_longest_wait_fails_at_once() -> None:
+    clock = ManualClock()
+    client, asked = scripted(html(503, **{"Retry-After": "3600"}), html())
+    with (
+        Fetcher(Settings(), client=client, resolver=resolver, clock=clock) as fetcher,
+        pytest.raises(HTTPStatusError, match="HTTP 503") as caught,
+    ):
+        fetcher.get("http://news.example/story")
+    assert caught.value.retry_after == 3600.0  # kept for the feed's schedule
+    assert (clock.sleeps, len(asked)) == ([], 1)
+
+
+def test_a_retry_after_date_counts_from_the_clocks_now() -> None:
+    clock = ManualClock(start=datetime(2026, 1, 27, 6, 0, tzinfo=UTC))
+    when = "Tue, 27 Jan 2026 06:00:20 GMT"
+    client, _ = scripted(html(503, **{"Retry-After": when}), html())
+    with Fetcher(Settings(), client=client, resolver=resolver, clock=clock) as fetcher:
+        fetcher.get("http://news.example/story")
+    assert clock.sleeps == [20.0]
+    assert parse_retry_after(when, now=clock.start) == 20.0
+
+
+def test_requests_to_one_host_are_spaced_by_the_host_delay() -> None:
+    clock = ManualClock()
+    client, asked = scripted(html())
+    settings = Settings(host_delay=0.5, max_retries=0)
+    with Fetcher(settings, client=client, resolver=resolver, clock=clock) as fetcher:
+        for path in ("a", "b", "c"):
+            fetcher.get(f"http://news.example/{path}")
+        fetcher.get("https://93.184.216.34/other-host")
+    assert clock.sleeps == [0.5, 0.5]  # the second and third start; another host waits not
+    assert len(asked) == 4
+
+
+def test_a_body_still_arriving_after_the_total_timeout_is_cut_off() -> None:
+    """A slow drip: every chunk arrives within the read timeout, the whole body does not."""
+    clock = ManualClock()
+
+    def drip() -> Iterator[bytes]:
+        for _ in range(100):
+            clock.advance(1.0)
+            yield b"<p>still coming</p>"
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"Content-Type": "text/html"}, content=drip())
+
+    client = httpx.Client(transport=httpx.MockTransport(handle), follow_redirects=False)
+    settings = Settings(total_timeout=5.0)
+    with (
+        Fetcher(settings, client=client, resolver=resolver, clock=clock) as fetcher,
+        pytest.raises(FetchTimeoutError, match="body still arriving after 5 s"),
+    ):
+        fetcher.get("http://news.example/drip")
+    assert clock.elapsed == 6.0  # cut off at the first chunk past the deadline
 
 
 def test_slow_server_times_out(server: FixtureServer) -> None:
@@ -248,7 +348,7 @@ def test_pinned_keeps_the_path_and_brackets_ipv6() -> None:
     ("path", "kind", "reason"),
     [
         ("/status/404", HTTPStatusError, "HTTP error"),
-        ("/slow", FetchTimeoutError, "timed out"),
+        ("/slow", FetchTimeoutError, "timed out"),  # a real socket timeout (0.3 s)
         ("/huge", TooLargeError, "too large"),
         ("/gzip-bomb", TooLargeError, "too large"),
         ("/pdf", WrongTypeError, "not HTML"),
@@ -259,14 +359,19 @@ def test_each_failure_has_its_own_error_type(
     server: FixtureServer, path: str, kind: type[FetchError], reason: str
 ) -> None:
     """Callers (and the ingest report) tell failures apart by type, not by message text."""
-    with Fetcher(local(max_retries=0)) as fetcher, pytest.raises(kind) as caught:
+    settings = local(max_retries=0, read_timeout=0.3 if path == "/slow" else 2.0)
+    with Fetcher(settings) as fetcher, pytest.raises(kind) as caught:
         fetcher.get(server.url(path))
     assert caught.value.reason == reason
+    assert server.url(path) in str(caught.value)
 
 
 def test_an_unreachable_host_is_a_network_error() -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]  # closed again: nothing listens there
-    with Fetcher(local(max_retries=0)) as fetcher, pytest.raises(NetworkError):
+    with (
+        Fetcher(local(max_retries=0)) as fetcher,
+        pytest.raises(NetworkError, match=f"ConnectError: .*127.0.0.1:{port}/"),
+    ):
         fetcher.get(f"http://127.0.0.1:{port}/")

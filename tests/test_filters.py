@@ -6,11 +6,14 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import pytest
-from server import FixtureServer
+from conftest import FakeEmbedder, ManualClock
+from server import FixtureServer, simple_rss
 
-from kb import FeedError, Filters, KnowledgeBase
+from kb import FeedError, Filters, KnowledgeBase, Settings
 from kb.errors import ConfigError
+from kb.fetch import Fetcher
 from kb.filters import chroma_where, sql_where
 
 T21_FEED = "EXPORT MANUFACTURING INDUSTRY archivos - T21"
@@ -115,15 +118,44 @@ def test_add_feed_validates_by_reading_and_writes_the_feed_list(
     assert url in feeds_file.read_text()
     assert url in fake_kb.feeds()
     before = feeds_file.read_text()
-    with pytest.raises(FeedError):
+    with pytest.raises(FeedError, match="HTTP 404"):
         fake_kb.add_feed(server.url("/status/404"))
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match="not a feed URL or an existing file: 'not a url'"):
         fake_kb.add_feed("not a url")
     assert feeds_file.read_text() == before
     fake_kb.remove_feed(url)
     assert url not in fake_kb.feeds()
-    with pytest.raises(ConfigError):
+    with pytest.raises(ConfigError, match=f"not in the feed list: {url}"):
         fake_kb.remove_feed(url)
+
+
+def test_add_feed_reads_through_the_knowledge_bases_own_fetcher(
+    isolated_env: Path, fake_embedder: FakeEmbedder, manual_clock: ManualClock
+) -> None:
+    """A fetcher handed to KnowledgeBase (its client, resolver and clock) is the one that
+    validates a new feed too, not a fresh one on the network."""
+    asked: list[str] = []
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        asked.append(request.headers["host"] + request.url.path)
+        item = {"title": "Copper", "link": "https://news.example/copper", "content": "<p>x</p>"}
+        feed = simple_rss([item], title="Injected News")
+        return httpx.Response(200, headers={"Content-Type": "application/rss+xml"}, content=feed)
+
+    settings = Settings(index_dir=isolated_env)
+    fetcher = Fetcher(
+        settings,
+        client=httpx.Client(transport=httpx.MockTransport(handle)),
+        resolver=lambda host: ["93.184.216.34"],
+        clock=manual_clock,
+    )
+    base = KnowledgeBase(settings, embedder=fake_embedder, fetcher=fetcher)
+    try:
+        assert base.add_feed("https://news.example/feed") == "Injected News"
+        assert "https://news.example/feed" in base.feeds()
+    finally:
+        base.close()
+    assert asked == ["news.example/feed"]
 
 
 def test_a_refresh_reads_the_feed_list(

@@ -10,18 +10,17 @@ import threading
 import time
 from pathlib import Path
 
-from conftest import FakeEmbedder, fixture_feeds
+from conftest import fixture_feeds
 from server import NEWS_PAGES, PAGES, FixtureServer
 
 from kb import KnowledgeBase, Settings
 from kb.store import ChromaStore
 
 RUNNER = Path(__file__).parent / "crash_runner.py"
-MODEL = Settings().model_name
 
 
 def ingest_elsewhere(index: Path, feeds: list[str], **env: str) -> subprocess.Popen[str]:
-    """scripts/ingest.py in another process (the fake model under the default model's name)."""
+    """scripts/ingest.py in another process (crash_runner: on the hash backend)."""
     return subprocess.Popen(
         [sys.executable, str(RUNNER), *feeds, "--index-dir", str(index), "--allow-private-hosts"],
         env={**os.environ, **env},
@@ -37,8 +36,8 @@ def finished(process: subprocess.Popen[str]) -> None:
 
 
 def open_reader(index: Path, **server: str) -> KnowledgeBase:
-    settings = Settings(index_dir=index, allow_private_hosts=True, **server)  # type: ignore[arg-type]
-    return KnowledgeBase.open(settings=settings, embedder=FakeEmbedder(MODEL))
+    settings = Settings(index_dir=index, backend="hash", allow_private_hosts=True, **server)  # type: ignore[arg-type]
+    return KnowledgeBase.open(settings=settings)
 
 
 def cites(kb: KnowledgeBase, title: str) -> bool:
@@ -96,7 +95,7 @@ def sees_the_second_refresh(
     assert reader.catalog.generation() > before
     assert reader.stats().articles == articles + len(NEWS_PAGES)
     # A second knowledge base opened in this process sees the same fresh store.
-    again = KnowledgeBase.open(settings=reader.settings, embedder=FakeEmbedder(MODEL))
+    again = KnowledgeBase.open(settings=reader.settings)
     try:
         assert dense_cites(again, title)
     finally:

@@ -18,9 +18,10 @@ from conftest import FakeEmbedder, asked_url
 from server import FixtureServer, simple_rss
 
 from kb import KnowledgeBase, Settings
+from kb.evaluation.shared import SHARED
 from kb.fetch import Fetcher
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "feeds"
+FEEDS = SHARED / "data" / "feeds"
 GOOD_ITEMS = 2
 
 
@@ -240,7 +241,7 @@ def test_a_hostile_route(
 def test_a_real_malformed_feed(
     case: Case, offline_kb: tuple[KnowledgeBase, list[str]], tmp_path: Path
 ) -> None:
-    path = SHARED / case.source
+    path = FEEDS / case.source
     if not path.is_file():
         pytest.skip(f"../shared is not beside the checkout: {path}")
     kb, requested = offline_kb

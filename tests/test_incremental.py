@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from conftest import FakeEmbedder
+from conftest import FakeEmbedder, ManualClock
 
 from kb import KnowledgeBase, Settings
 from kb.fetch import Fetcher, parse_retry_after
@@ -103,7 +103,7 @@ class Site:
             return 200, {}, rss([("Blocked story", f"{b}/blocked/story", "b1")])
         if route.path == "/flaky":
             if self.calls[route.path] == 1:
-                return 503, {"Retry-After": "0"}, b"busy"
+                return 503, {"Retry-After": "30"}, b"busy"
             return 200, {}, page("Flaky")
         if route.path.startswith("/a/"):
             slug = route.path.removeprefix("/a/").strip("/")
@@ -208,12 +208,13 @@ def test_rel_canonical_makes_two_urls_one_article(kb: KnowledgeBase, site: Site)
     assert kb.stats().articles == 1
 
 
-def test_503_with_retry_after_is_retried(site: Site) -> None:
-    settings = Settings(allow_private_hosts=True, retry_backoff=0.01, host_delay=0.0)
-    with Fetcher(settings) as fetcher:
+def test_503_with_retry_after_is_retried(site: Site, manual_clock: ManualClock) -> None:
+    settings = Settings(allow_private_hosts=True, host_delay=0.0)
+    with Fetcher(settings, clock=manual_clock) as fetcher:
         response = fetcher.get(f"{site.base}/flaky")
     assert response.status == 200
     assert site.calls["/flaky"] == 2
+    assert manual_clock.sleeps == [30.0]  # Retry-After, not the 1 s backoff
 
 
 def test_retry_after_forms() -> None:

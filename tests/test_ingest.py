@@ -3,11 +3,13 @@ idempotence, replacement of changed items, crash repair and the private-network 
 
 import gzip
 from collections import Counter
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import FakeEmbedder, asked_url, fixture_feeds
+from conftest import FakeEmbedder, ManualClock, asked_url, fixture_feeds
 from server import FIXTURES, T21_URL, FixtureServer, simple_rss
 
 import kb.ingest
@@ -238,24 +240,32 @@ def test_a_crash_mid_write_is_repaired_by_the_next_ingest(
     assert store_matches_catalog(fake_kb)
 
 
+@pytest.fixture
+def public_kb(isolated_env: Path, fake_embedder: FakeEmbedder) -> Iterator[KnowledgeBase]:
+    """fake_kb's twin on the default settings (private hosts refused) and its own fetcher."""
+    kb = KnowledgeBase.open(embedder=fake_embedder)
+    yield kb
+    kb.close()
+
+
 def test_private_feeds_are_refused_without_the_flag(
-    fake_kb: KnowledgeBase, server: FixtureServer
+    public_kb: KnowledgeBase, server: FixtureServer
 ) -> None:
     feeds = [server.url("/feeds/t21.xml?probe=private")]
-    report = fake_kb.ingest(feeds, allow_private_hosts=False)
+    report = public_kb.ingest(feeds, allow_private_hosts=False)
     assert (report.feeds_ok, report.feeds_failed, report.exit_code) == (0, 1, 1)
     assert "refused 127.0.0.1" in report.feeds[0].error
     assert "/feeds/t21.xml?probe=private" not in server.hits
-    assert fake_kb.store.count() == 0
+    assert public_kb.store.count() == 0
 
 
 def test_private_item_links_in_a_local_feed_are_not_fetched(
-    fake_kb: KnowledgeBase, server: FixtureServer, tmp_path: Path
+    public_kb: KnowledgeBase, server: FixtureServer, tmp_path: Path
 ) -> None:
     path = feed_file(
         tmp_path, server, paragraphs("cobalt", 2), link=server.url("/pages/titan-map?probe=1")
     )
-    report = fake_kb.ingest([str(path)], allow_private_hosts=False)
+    report = public_kb.ingest([str(path)], allow_private_hosts=False)
     assert report.page_errors == {"refused": 1}
     assert report.from_feed == 1
     assert "/pages/titan-map?probe=1" not in server.hits
@@ -380,6 +390,65 @@ def test_a_failed_feed_reports_its_retry_after(
     assert after - before == 1  # too long to wait: not retried
 
 
+def test_an_undated_article_is_dated_by_the_ingests_clock(
+    isolated_env: Path, server: FixtureServer, tmp_path: Path, fake_embedder: FakeEmbedder
+) -> None:
+    clock = ManualClock(start=datetime(2031, 5, 4, 12, 30, tzinfo=UTC))
+    settings = Settings(index_dir=isolated_env, allow_private_hosts=True)
+    base = KnowledgeBase(settings, embedder=fake_embedder, fetcher=Fetcher(settings, clock=clock))
+    try:
+        base.ingest([str(feed_file(tmp_path, server, paragraphs("zinc", 2)))])
+        [article] = base.latest()
+    finally:
+        base.close()
+    assert article.published is not None
+    assert clock.start <= article.published <= clock.now()
+
+
+@pytest.mark.parametrize("embed_seconds", [0.0, 20.0])
+def test_a_long_ingest_publishes_its_writes_as_it_goes(
+    isolated_env: Path, server: FixtureServer, monkeypatch: pytest.MonkeyPatch, embed_seconds: float
+) -> None:
+    """Other processes' readers see a long ingest's writes as it goes: after writing a group it
+    publishes if PUBLISH_EVERY (30) seconds of its clock passed since the last time, and once
+    more at the end. Each group's embedding takes embed_seconds of a manual clock, and nothing
+    else does (no per-host delay); the groups (3 or 4, as the pages arrive) end at 20, 40, ..."""
+    monkeypatch.setattr(kb.ingest, "EMBED_GROUP", 8)
+    clock = ManualClock()
+    embedder = FakeEmbedder()
+    embed = embedder.embed
+    groups: list[float] = []
+
+    def slow_embed(texts: list[str]) -> object:
+        clock.advance(embed_seconds)
+        groups.append(clock.monotonic())
+        return embed(texts)
+
+    monkeypatch.setattr(embedder, "embed", slow_embed)
+    settings = Settings(index_dir=isolated_env, allow_private_hosts=True, host_delay=0.0)
+    base = KnowledgeBase(settings, embedder=embedder, fetcher=Fetcher(settings, clock=clock))
+    publish = base.catalog.publish
+    seen: list[tuple[float, bool]] = []
+
+    def record(*, refreshed: bool = False) -> int:
+        seen.append((clock.monotonic(), refreshed))
+        return publish(refreshed=refreshed)
+
+    monkeypatch.setattr(base.catalog, "publish", record)
+    try:
+        assert base.ingest(fixture_feeds(server)).new == 7
+    finally:
+        base.close()
+    assert len(groups) >= 3
+    expected, last = [], 0.0
+    for end in groups:
+        if end - last >= kb.ingest.PUBLISH_EVERY:
+            expected.append((end, False))
+            last = end
+    assert seen == [*expected, (groups[-1], True)]
+    assert (len(expected) >= 1) == (embed_seconds > 0)
+
+
 def test_a_stop_lands_between_articles_and_the_next_ingest_reads_the_rest(
     fake_kb: KnowledgeBase, server: FixtureServer
 ) -> None:
@@ -429,16 +498,25 @@ def test_check_sources(tmp_path: Path) -> None:
     assert check_sources(sources) == ["https://a.example/feed", str(path), f"file://{path}"]
 
 
-@pytest.mark.parametrize("bad", [["/no/such/feed.xml"], ["https://"], []])
-def test_check_sources_refuses_bad_arguments(bad: list[str]) -> None:
-    with pytest.raises(ConfigError):
+@pytest.mark.parametrize(
+    ("bad", "reason"),
+    [
+        (["/no/such/feed.xml"], "not a feed URL or an existing file: '/no/such/feed.xml'"),
+        (["https://"], "not a valid feed URL: 'https://'"),
+        ([], "no feeds to ingest"),
+    ],
+)
+def test_check_sources_refuses_bad_arguments(bad: list[str], reason: str) -> None:
+    with pytest.raises(ConfigError, match=reason):
         check_sources(bad)
 
 
-def test_read_feed_source_from_file_and_url(server: FixtureServer, tmp_path: Path) -> None:
+def test_read_feed_source_from_file_and_url(
+    server: FixtureServer, tmp_path: Path, manual_clock: ManualClock
+) -> None:
     path = tmp_path / "t21.xml"
     path.write_bytes((FIXTURES / "feeds" / "t21.xml").read_bytes())
-    with Fetcher(Settings(allow_private_hosts=True)) as fetcher:
+    with Fetcher(Settings(allow_private_hosts=True), clock=manual_clock) as fetcher:
         assert len(read_feed_source(str(path), fetcher).feed.items) == 1
         assert len(read_feed_source(f"file://{path}", fetcher).feed.items) == 1
         assert len(read_feed_source(server.url("/feeds/news.xml"), fetcher).feed.items) == 5
@@ -455,7 +533,7 @@ def test_a_site_url_is_read_through_its_alternate_feed_link(
         feed = read_feed_source(server.url("/site"), fetcher).feed
         assert feed.url == server.url("/site")
         assert feed.title == "EXPORT MANUFACTURING INDUSTRY archivos - T21"
-        with pytest.raises(FeedError):
+        with pytest.raises(FeedError, match=r"not a readable feed: .*/status/200"):
             read_feed_source(server.url("/status/200"), fetcher)  # a page with no feed link
     report = fake_kb.ingest([server.url("/site")])
     assert (report.feeds_ok, report.new) == (1, 1)

@@ -182,7 +182,7 @@ def test_another_model_cannot_open_the_index(fake_kb: KnowledgeBase, server: Fix
     fake_kb.close()
     with pytest.raises(ModelMismatchError, match="fake-hashing-embedder"):
         KnowledgeBase.open(embedder=FakeEmbedder(name="another-model"))
-    with pytest.raises(ModelMismatchError):
+    with pytest.raises(ModelMismatchError, match="use KB_MODEL=fake-hashing-embedder or a new"):
         KnowledgeBase.open(model="all-MiniLM-L6-v2")
     again = KnowledgeBase.open(embedder=FakeEmbedder())
     assert again.stats().articles == 1

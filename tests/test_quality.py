@@ -2,7 +2,7 @@
 abstention on fixed subsets of the real data sets in ../shared, with the real model.
 
 Each floor is the value measured on this subset (in the comment beside it) minus a little
-noise; scripts/evaluate.py measures the same things on the full sets.
+noise; scripts/evaluate.py (kb.evaluation) measures the same things on the full sets.
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ from typing import Any
 
 import pytest
 from quality_support import (
-    SHARED,
     cnn_subset,
-    ev,
     fundus_subset,
     scrapinghub_subset,
     unrelated_questions,
@@ -23,6 +21,8 @@ from quality_support import (
 )
 
 from kb import KnowledgeBase
+from kb.evaluation import extraction, feed_server, metrics
+from kb.evaluation.shared import SHARED
 
 pytestmark = [
     pytest.mark.real_model,
@@ -70,7 +70,9 @@ XQUAD_ANSWERED = 0.87  # measured 0.927 [0.840] (ask() confident on the 150 XQuA
 def xquad(tmp_path_factory: pytest.TempPathFactory, real_embedder: Any) -> Iterator[Any]:
     """(knowledge base over XQuAD's English paragraphs, fed over HTTP; the gate's questions)."""
     docs, cases = xquad_subset()
-    kb = ev.ingest_docs(tmp_path_factory.mktemp("xquad"), {"xquad-en": docs}, real_embedder)
+    kb = feed_server.ingest_docs(
+        tmp_path_factory.mktemp("xquad"), {"xquad-en": docs}, real_embedder
+    )
     yield kb, cases
     kb.close()
 
@@ -78,14 +80,16 @@ def xquad(tmp_path_factory: pytest.TempPathFactory, real_embedder: Any) -> Itera
 @pytest.fixture(scope="module")
 def xquad_scores(xquad: tuple[KnowledgeBase, list[Any]]) -> dict[str, dict[str, float]]:
     kb, cases = xquad
-    return ev.compare_modes(kb, cases, ev.doc_id_of)
+    return metrics.compare_modes(kb, cases, feed_server.doc_id_of)
 
 
 @pytest.fixture(scope="module")
 def xquad_es(tmp_path_factory: pytest.TempPathFactory, real_embedder: Any) -> Iterator[Any]:
     """(knowledge base over XQuAD's Spanish paragraphs, English questions about them)."""
     docs, cases = xquad_crosslingual_subset("en", "es")
-    kb = ev.ingest_docs(tmp_path_factory.mktemp("xquad-es"), {"xquad-es": docs}, real_embedder)
+    kb = feed_server.ingest_docs(
+        tmp_path_factory.mktemp("xquad-es"), {"xquad-es": docs}, real_embedder
+    )
     yield kb, cases
     kb.close()
 
@@ -94,7 +98,7 @@ def xquad_es(tmp_path_factory: pytest.TempPathFactory, real_embedder: Any) -> It
 def cnn(tmp_path_factory: pytest.TempPathFactory, real_embedder: Any) -> Iterator[Any]:
     """(knowledge base of 40 news questions' CNN articles and 60 others; the questions)."""
     docs, cases = cnn_subset()
-    kb = ev.ingest_docs(tmp_path_factory.mktemp("cnn"), {"cnn": docs}, real_embedder)
+    kb = feed_server.ingest_docs(tmp_path_factory.mktemp("cnn"), {"cnn": docs}, real_embedder)
     yield kb, cases
     kb.close()
 
@@ -103,17 +107,17 @@ def cnn(tmp_path_factory: pytest.TempPathFactory, real_embedder: Any) -> Iterato
 def cnn_scores(cnn: tuple[KnowledgeBase, list[Any]]) -> dict[str, float]:
     """Fused retrieval of the 40 news questions."""
     kb, cases = cnn
-    return ev.score_retrieval(kb, cases, ev.doc_id_of)
+    return metrics.score_retrieval(kb, cases, feed_server.doc_id_of)
 
 
 def test_extraction_keeps_scrapinghub_shingle_f1() -> None:
-    scores = ev.shingle_scores(scrapinghub_subset())
+    scores = extraction.shingle_scores(scrapinghub_subset())
     assert scores["pages"] == 40
     assert scores["f1"] >= SCRAPINGHUB_F1, scores
 
 
 def test_extraction_keeps_fundus_token_f1() -> None:
-    scores = ev.token_scores(fundus_subset())
+    scores = extraction.token_scores(fundus_subset())
     assert scores["pages"] == 30
     assert scores["f1"] >= FUNDUS_TOKEN_F1, scores
 
@@ -144,19 +148,19 @@ def test_ask_declines_questions_the_index_cannot_answer(
     xquad: tuple[KnowledgeBase, list[Any]],
 ) -> None:
     kb, _cases = xquad
-    answered, _ = ev.confident_share(kb, unrelated_questions(60))
+    answered, _ = metrics.confident_share(kb, unrelated_questions(60))
     assert 1 - answered >= UNRELATED_DECLINED
 
 
 def test_ask_answers_questions_the_index_holds(xquad: tuple[KnowledgeBase, list[Any]]) -> None:
     kb, cases = xquad
-    answered, _ = ev.confident_share(kb, [c.question for c in cases])
+    answered, _ = metrics.confident_share(kb, [c.question for c in cases])
     assert answered >= XQUAD_ANSWERED
 
 
 def test_the_answer_text_states_the_fact_on_xquad(xquad: tuple[KnowledgeBase, list[Any]]) -> None:
     kb, cases = xquad
-    scores = ev.score_answers(kb, cases, ev.doc_id_of)
+    scores = metrics.score_answers(kb, cases, feed_server.doc_id_of)
     assert scores["questions"] == 150
     assert scores["text_holds_answer"] >= XQUAD_TEXT_HOLDS_ANSWER, scores
     assert scores["wrongly_declined"] <= XQUAD_WRONGLY_DECLINED, scores
@@ -164,7 +168,7 @@ def test_the_answer_text_states_the_fact_on_xquad(xquad: tuple[KnowledgeBase, li
 
 def test_the_answer_text_states_the_fact_on_news(cnn: tuple[KnowledgeBase, list[Any]]) -> None:
     kb, cases = cnn
-    scores = ev.score_answers(kb, cases, ev.doc_id_of)
+    scores = metrics.score_answers(kb, cases, feed_server.doc_id_of)
     assert scores["text_holds_answer"] >= CNN_TEXT_HOLDS_ANSWER, scores
     assert scores["wrongly_declined"] <= CNN_WRONGLY_DECLINED, scores
 
@@ -175,7 +179,7 @@ def test_ask_declines_on_topic_questions_whose_article_is_missing(
     """The near-miss set: each news question asked of the passages left once its own article
     and every passage holding its answer are taken out."""
     kb, cases = cnn
-    scores = ev.near_miss(kb, cases, ev.doc_id_of)
+    scores = metrics.near_miss(kb, cases, feed_server.doc_id_of)
     assert scores["questions"] == 40
     assert scores["declined"] >= CNN_NEAR_MISS_DECLINED, scores
 
@@ -184,8 +188,8 @@ def test_a_month_in_the_question_finds_that_months_article_and_declines_another(
     cnn: tuple[KnowledgeBase, list[Any]],
 ) -> None:
     kb, cases = cnn
-    dates = {ev.doc_id_of(a.url): a.published for a in kb.latest(1000)}
-    scores = ev.time_questions(kb, cases, ev.doc_id_of, dates.get)
+    dates = {feed_server.doc_id_of(a.url): a.published for a in kb.latest(1000)}
+    scores = metrics.time_questions(kb, cases, feed_server.doc_id_of, dates.get)
     assert scores["questions"] == 40
     assert scores["gold_cited"] >= CNN_DATED_CITED, scores
     assert scores["wrong_month_declined"] >= CNN_WRONG_MONTH_DECLINED, scores
@@ -207,7 +211,7 @@ def test_ask_answers_across_languages(
     across_languages: dict[str, Any], direction: str, ceiling: float
 ) -> None:
     kb, cases = across_languages[direction]
-    scores = ev.score_answers(kb, cases, ev.doc_id_of)
+    scores = metrics.score_answers(kb, cases, feed_server.doc_id_of)
     assert scores["questions"] == 150
     assert scores["wrongly_declined"] <= ceiling, scores
 
@@ -222,6 +226,6 @@ def test_ask_declines_across_languages_what_the_index_lacks(
     """The near-miss set across languages: each question asked of the passages left once its
     paragraph and every passage holding its answer are taken out."""
     kb, cases = across_languages[direction]
-    scores = ev.near_miss(kb, cases, ev.doc_id_of)
+    scores = metrics.near_miss(kb, cases, feed_server.doc_id_of)
     assert scores["questions"] == 150
     assert scores["declined"] >= floor, scores

@@ -1,9 +1,8 @@
-"""scripts/recipe.py, the standard LangChain recipe kb is compared with: its clear error without
+"""kb.evaluation.recipe, the standard LangChain recipe kb is compared with: its clear error without
 the compare extra, and (with the extra) what it loses on the fixture feeds."""
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,9 +10,7 @@ import pytest
 from conftest import fixture_feeds
 from server import FixtureServer
 
-sys.path.append(str(Path(__file__).resolve().parents[1] / "scripts"))
-
-import recipe  # scripts/ is not a package
+from kb.evaluation import recipe
 
 
 def test_missing_extra_names_the_install_command(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -175,7 +175,12 @@ def test_the_bounds_are_configurable() -> None:
     ],
 )
 def test_a_bad_policy_is_a_config_error(floor: float, ceiling: float, jitter: float) -> None:
-    with pytest.raises(ConfigError):
+    reason = (
+        "jitter must be a fraction below 1"
+        if floor == 60.0 and ceiling == 120.0
+        else ("the interval floor .* must be positive and at most the ceiling")
+    )
+    with pytest.raises(ConfigError, match=reason):
         Policy(floor=floor, ceiling=ceiling, jitter=jitter)
 
 

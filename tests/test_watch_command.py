@@ -1,4 +1,4 @@
-"""scripts/ingest.py --watch as a real process (tests/crash_runner.py: the fake embedder, and
+"""scripts/ingest.py --watch as a real process (tests/crash_runner.py: the hash backend, and
 pauses or SIGKILLs at chosen writes): SIGTERM mid-refresh exits 0 with nothing half-written, a
 restart loses nothing and duplicates nothing; a second watcher and a one-off ingest are told who
 holds the index; a watcher killed with SIGKILL is taken over and repaired; --json lines."""
@@ -18,9 +18,9 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from conftest import FakeEmbedder, fixture_feeds
+from conftest import fixture_feeds
 from server import FixtureServer
-from test_crash import MODEL, RUNNER, run_subprocess, state
+from test_crash import RUNNER, run_subprocess, state
 
 from kb import KnowledgeBase, Settings
 
@@ -96,7 +96,7 @@ def wait_for(path: Path, process: subprocess.Popen[str]) -> None:
 def status(index: Path) -> Any:
     """The index's RefreshStatus, read from the catalog (no vector store opened)."""
     store: Any = SimpleNamespace(close=lambda: None)
-    kb = KnowledgeBase(Settings(index_dir=index), embedder=FakeEmbedder(MODEL), store=store)
+    kb = KnowledgeBase(Settings(index_dir=index, backend="hash"), store=store)
     try:
         return kb.refresh_status()
     finally:

@@ -27,7 +27,6 @@ chunk ids (`<id>~r-0003`), so each copy is an article of its own everywhere, as 
 
 from __future__ import annotations
 
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -36,11 +35,11 @@ from typing import Any
 
 import numpy as np
 
-from kb import KnowledgeBase
 from kb.archive import ArchiveReport, ArticleEntry, import_lines, stored_entries
 from kb.archive.records import article_record, dump, end_record, header_record
 from kb.catalog import ArticleRow, StoredArticle
 from kb.ingest import embedding_text
+from kb.knowledge_base import KnowledgeBase
 from kb.store import StoredPassage
 
 #: Share of a passage's words a copy replaces; one neighbour swap per this many words.
@@ -84,8 +83,8 @@ def perturb(text: str, words: list[str], rng: np.random.Generator) -> str:
         for i, pick in zip(chosen, rng.integers(len(words), size=len(chosen)), strict=True):
             tokens[i] = words[pick]
         for _ in range(len(tokens) // SWAP_EVERY):
-            i = int(rng.integers(len(tokens) - 1))
-            tokens[i], tokens[i + 1] = tokens[i + 1], tokens[i]
+            j = int(rng.integers(len(tokens) - 1))
+            tokens[j], tokens[j + 1] = tokens[j + 1], tokens[j]
         lines.append(" ".join(tokens))
     return "\n".join(lines)
 
@@ -224,8 +223,3 @@ def parse_count(text: str) -> int:
     text = text.strip().lower()
     factor = {"k": 1_000, "m": 1_000_000}.get(text[-1:], 1)
     return int(float(text.rstrip("km")) * factor)
-
-
-def note(message: str) -> None:
-    """Progress on stderr, so stdout stays the table or the JSON."""
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)

