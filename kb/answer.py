@@ -7,7 +7,9 @@ Every sentence of the retrieved passages is a candidate. Each is scored on how m
 question's weight it holds (terms weighted by their rarity in the index), whether it holds the
 kind of thing the question asks for (a name for "who", a number for "how many", a date for
 "when") beyond the question's own words, and its passage's standing; the best few are then
-embedded and their meaning's similarity to the question added.
+embedded and their meaning's similarity to the question added. The best is quoted with a close
+second, and the sentences beside the best in its passage come first for that place: news
+sentences lean on their neighbours ("The company is ..." after the one that names it).
 
 The answer is declined, with the reason, when the evidence does not cover what the question is
 specifically about: a year, number or name of the question that the quoted article never
@@ -62,6 +64,11 @@ W_SIMILARITY = 1.5  # cosine of the sentence to the question
 W_PASSAGE = 0.5  # cosine of the sentence's passage to the question
 W_RANK = 0.2  # the passage's place in the ranking
 W_LEAD = 0.2  # early in the article
+#: A sentence right before or after the best in its passage counts this much more for the second
+#: place (same language only): of RealTimeQA's wrong answer texts with the answer in a top-5
+#: passage, 19 of 47 had it in the best sentence's neighbour (2026-11-30; a grid of 0.2-0.8 on
+#: RealTimeQA, re-measure with scripts/evaluate.py).
+W_ADJACENT = 0.5
 #: A term is rare when its inverse document frequency in the index is at least this
 #: (about one passage in 40 or fewer holds it).
 RARE_IDF = 3.7
@@ -337,7 +344,10 @@ def answer_question(
     best_in_hit: dict[int, Sentence] = {}
     for sentence in scored:
         best_in_hit.setdefault(sentence.hit, sentence)
-    quoted = _choose(scored, hits)
+    # Across languages the neighbour's words barely match the question's: the multilingual
+    # model's second best holds the answer more often (XQuAD es->en, en->es).
+    beside = bool(scored) and same_language(question.language, evidence[scored[0].hit].language)
+    quoted = _choose(scored, hits, adjacent=W_ADJACENT if beside else 0.0)
     chosen_hit = quoted[0].hit if quoted else 0
     # The quoted article is judged on sentences in its own language's side of the question.
     same = same_language(question.language, evidence[chosen_hit].language)
@@ -367,9 +377,7 @@ def answer_question(
         )
         for i in order
     ]
-    text = " ".join(
-        f"{hits[s.hit].text[s.start : s.end].strip()} [{number[s.hit]}]" for s in quoted
-    )
+    text = quote(quoted, hits, number)
     related = _related(
         question, hits, evidence, best_in_hit, weights, exclude=set(order), first=len(order) + 1
     )
@@ -552,20 +560,57 @@ def _definition(question: Question, text: str) -> re.Match[str] | None:
     return None
 
 
-def _choose(scored: Sequence[Sentence], hits: Sequence[Hit]) -> list[Sentence]:
+def _choose(
+    scored: Sequence[Sentence], hits: Sequence[Hit], *, adjacent: float = W_ADJACENT
+) -> list[Sentence]:
     """The best sentence, and the next best when it scores within SENTENCE_MARGIN and is not
-    the same words again (overlapping passages repeat sentences)."""
+    the same words again (overlapping passages repeat sentences). The best's neighbours in its
+    passage count `adjacent` more: a news sentence often needs the one beside it ("The company
+    ..." after the one that names it)."""
     if not scored:
         return []
     best = scored[0]
     best_text = hits[best.hit].text[best.start : best.end].strip()
-    for other in scored[1:4]:
-        if other.score < best.score - SENTENCE_MARGIN:
+    beside = _neighbours(best, scored)
+    others = [*scored[1:4], *(s for s in beside if s not in scored[1:4])]
+    ranked = sorted(others, key=lambda s: -(s.score + adjacent * (s in beside)))
+    for other in ranked:
+        if other.score + adjacent * (other in beside) < best.score - SENTENCE_MARGIN:
             break
         text = hits[other.hit].text[other.start : other.end].strip()
         if text != best_text and not (text in best_text or best_text in text):
             return [best, other]
     return [best]
+
+
+def quote(quoted: Sequence[Sentence], hits: Sequence[Hit], number: Mapping[int, int]) -> str:
+    """The quoted sentences with their [n] markers; two that follow each other in one passage
+    in its order under one marker, so they read as written (and a sentence cut after an
+    abbreviation, "... her portrayal of Lt." + "Nyota Uhura in ...", reads whole)."""
+    ordered = sorted(quoted, key=lambda s: (s.hit, s.start))
+    if len(ordered) == 2 and _follows(ordered[0], ordered[1], hits):
+        passage = hits[ordered[0].hit].text
+        text = " ".join(passage[s.start : s.end].strip() for s in ordered)
+        return f"{text} [{number[ordered[0].hit]}]"
+    return " ".join(
+        f"{hits[s.hit].text[s.start : s.end].strip()} [{number[s.hit]}]" for s in quoted
+    )
+
+
+def _follows(first: Sentence, second: Sentence, hits: Sequence[Hit]) -> bool:
+    """Whether second comes right after first in the same passage (only space between)."""
+    return (
+        first.hit == second.hit
+        and first.end <= second.start
+        and not hits[first.hit].text[first.end : second.start].strip()
+    )
+
+
+def _neighbours(sentence: Sentence, scored: Sequence[Sentence]) -> list[Sentence]:
+    """The candidate sentences just before and just after sentence in its passage."""
+    same = sorted((s for s in scored if s.hit == sentence.hit), key=lambda s: s.start)
+    at = next(i for i, s in enumerate(same) if s.start == sentence.start)
+    return [same[i] for i in (at - 1, at + 1) if 0 <= i < len(same)]
 
 
 @dataclass(frozen=True)

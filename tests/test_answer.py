@@ -3,17 +3,23 @@ sources that back it, and declines with their reasons; pure (no model, no index)
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import pytest
 
 from kb.answer import (
     NO_ANSWER,
+    SENTENCE_MARGIN,
+    W_ADJACENT,
     Answer,
+    Sentence,
+    _choose,
     _definition,
     answer_question,
     candidate_sentences,
     coverage,
+    quote,
     rarity_from_counts,
 )
 from kb.question import analyse
@@ -103,14 +109,16 @@ def test_a_definition_question_quotes_the_sentence_that_spells_the_name_out() ->
     answer = ask("What does IMMEX stand for?", [hit(IMMEX, 1), hit(STEEL, 2, score=0.2)])
     assert answer.confident, answer.reason
     first, n = quoted(answer)[0]
-    assert "Manufacturing, Maquiladora and Export Services Industry Program (IMMEX)" in first
     citation = answer.citations[n - 1]
     assert citation.quoted
+    assert "Manufacturing, Maquiladora and Export Services Industry Program (IMMEX)" in (
+        citation.sentence
+    )
+    assert citation.sentence in first
     start, end = citation.answer_span or (0, 0)
     assert citation.passage[start:end] == (
         "Manufacturing, Maquiladora and Export Services Industry Program"
     )
-    assert citation.sentence == first
 
 
 @pytest.mark.parametrize(
@@ -128,8 +136,9 @@ def test_a_definition_in_apposition_beats_the_lead_sentence(spelled: str) -> Non
     answer = ask("What does IMMEX stand for?", [hit(text, 1)])
     assert answer.confident, answer.reason
     first, n = quoted(answer)[0]
-    assert first == spelled
     citation = answer.citations[n - 1]
+    assert citation.sentence == spelled
+    assert first.endswith(spelled)
     start, end = citation.answer_span or (0, 0)
     assert citation.passage[start:end] == (
         "Manufacturing, Maquiladora and Export Services Industry Program"
@@ -343,3 +352,49 @@ def test_an_answerer_on_its_own_answers_from_a_question_and_hits() -> None:
     assert answer.degraded == ("note",)
     empty = answerer.answer("  ", hits)
     assert (empty.reason_code, empty.degraded) == ("empty", ())
+
+
+BED_BATH = (
+    "Bed Bath & Beyond shoppers say its stores are hot this summer. The company is turning off "
+    "the air conditioning in its stores to save money, a report says. Analysts expect more "
+    "store closures this year."
+)
+AIR_CONDITIONING = "Stores save money when they turn the heating down in winter, consultants say."
+
+
+def test_the_sentence_beside_the_best_is_quoted_with_it_in_the_passages_order() -> None:
+    """'The company is turning off ...' restates the question; the sentence before it names
+    the company. Beside the best, it counts W_ADJACENT more than a sentence of another passage
+    that scores a little better on its own, and reads first, under one marker."""
+    hits = [hit(BED_BATH, 1), hit(AIR_CONDITIONING, 2)]
+    names, restates, _, other = candidate_sentences(hits)
+    scored = [replace(restates, score=3.0), replace(other, score=2.7), replace(names, score=2.55)]
+    assert 2.55 < 2.7 < 2.55 + W_ADJACENT  # behind the other alone, ahead beside the best
+    assert 3.0 - SENTENCE_MARGIN < 2.55
+    chosen = _choose(scored, hits)
+    assert chosen == [scored[0], scored[2]]
+    assert quote(chosen, hits, {0: 1}) == (
+        "Bed Bath & Beyond shoppers say its stores are hot this summer. The company is turning "
+        "off the air conditioning in its stores to save money, a report says. [1]"
+    )
+
+
+def test_two_sentences_that_follow_each_other_read_as_one_quote() -> None:
+    """A sentence cut after an abbreviation reads whole again; sentences apart keep a marker
+    each, the best first."""
+    text = (
+        "Nichelle Nichols, best known for her portrayal of Lt. Nyota Uhura in Star Trek, has "
+        "died at 89. Her son said so on Sunday. She was a singer and dancer too."
+    )
+    passage = hit(text, 1)
+    cut = [(s.start, s.end) for s in candidate_sentences([passage])]
+    assert text[cut[0][0] : cut[0][1]].endswith("Lt.")  # the splitter cuts after "Lt."
+    first, second, _, fourth = (Sentence(0, start, end) for start, end in cut)
+    assert quote([second, first], [passage], {0: 1}) == (
+        "Nichelle Nichols, best known for her portrayal of Lt. Nyota Uhura in Star Trek, has "
+        "died at 89. [1]"
+    )
+    assert quote([fourth, first], [passage], {0: 1}) == (
+        "She was a singer and dancer too. [1] Nichelle Nichols, best known for her portrayal "
+        "of Lt. [1]"
+    )

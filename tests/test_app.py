@@ -176,10 +176,19 @@ def hostile_index(tmp_path: Path, server, monkeypatch: pytest.MonkeyPatch) -> Pa
 
 
 def test_feed_text_cannot_inject_markup(hostile_index: Path) -> None:
-    at = ask(run_page(), "How many walruses did the walrus survey team count?")
-    cards = [b for b in html_bodies(at) if 'class="kb-card"' in b]
-    page = "".join(cards)
-    assert page.count('class="kb-card"') == 2  # both walrus articles
+    # One question per walrus article: each is quoted (with its neighbouring sentence) in turn.
+    pages, runs = [], []
+    for question in (
+        "How many walruses did the census count?",
+        "How does the survey team count walruses from aircraft?",
+    ):
+        at = ask(run_page(), question)
+        cards = [b for b in html_bodies(at) if 'class="kb-card"' in b]
+        pages.append("".join(cards))
+        runs.append(at)
+    titles = {t for p in pages for t in re.findall(r"Walrus (census|survey methods)", p)}
+    assert titles == {"census", "survey methods"}  # both walrus articles shown
+    page = "".join(pages)
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # shown as text, escaped
     assert "![img](http://127.0.0.1/x.png)" in page  # markdown image stays literal text
     assert "<script" not in page
@@ -188,7 +197,8 @@ def test_feed_text_cannot_inject_markup(hostile_index: Path) -> None:
     assert hrefs
     assert all(h.startswith(("http://", "https://", "#")) for h in hrefs)
     assert "javascript:" not in " ".join(hrefs)
-    assert not any("<script" in m.value or "javascript:" in m.value for m in at.markdown)
+    for run in runs:
+        assert not any("<script" in m.value or "javascript:" in m.value for m in run.markdown)
 
 
 def test_latest_list_keeps_feed_text_inert(hostile_index: Path) -> None:

@@ -167,18 +167,26 @@ def test_feed_markup_stays_text_in_chromium(hostile_index: Path, tmp_path: Path)
     ):
         dialogs: list[str] = []
         page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-        ask(page, url, "How many walruses did the walrus survey team count?")
-        cards = page.locator(".kb-card")
-        cards.first.wait_for(timeout=ANSWER_TIMEOUT_MS)
-        related = page.locator("summary", has_text=re.compile("^Related"))
-        if related.count():  # a passage that does not back the answer is collapsed there
-            related.first.click()
-        expect(cards).to_have_count(2)
-        text = " ".join(cards.all_inner_texts())
+        # One question per walrus article: each is quoted (with its neighbouring sentence).
+        texts, hrefs = [], []
+        for question in (
+            "How many walruses did the census count?",
+            "How does the survey team count walruses from aircraft?",
+        ):
+            ask(page, url, question)
+            cards = page.locator(".kb-card")
+            cards.first.wait_for(timeout=ANSWER_TIMEOUT_MS)
+            related = page.locator("summary", has_text=re.compile("^Related"))
+            if related.count():  # a passage that does not back the answer is collapsed there
+                related.first.click()
+            texts.append(" ".join(cards.all_inner_texts()))
+            assert page.locator(".kb-card img, .kb-card script").count() == 0
+            hrefs += [a.get_attribute("href") or "" for a in cards.locator("a").all()]
+        text = " ".join(texts)
+        assert "Walrus census" in text
+        assert "Walrus survey methods" in text  # both articles shown
         assert "<script>alert(1)</script>" in text
         assert "![img](http://127.0.0.1/x.png)" in text
-        assert page.locator(".kb-card img, .kb-card script").count() == 0
-        hrefs = [a.get_attribute("href") or "" for a in cards.locator("a").all()]
         assert hrefs
         assert all(h.startswith(("http://", "https://")) for h in hrefs)
         assert dialogs == []
