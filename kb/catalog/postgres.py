@@ -256,7 +256,7 @@ class PostgresCatalog(SQLCatalog):
         stems = " || ".join(f"to_tsvector('{c}', w.word)" for c in QUERY_CONFIGS)
         condition, params = sql_where(filters)
         rows = self._query(
-            "WITH w AS (SELECT to_tsquery('simple', array_to_string(ARRAY("
+            "WITH w AS MATERIALIZED (SELECT to_tsquery('simple', array_to_string(ARRAY("
             f"SELECT quote_literal(s) FROM unnest(tsvector_to_array({stems})) AS s"
             "), ' | ')) AS q, ln(1 + (n.docs - COALESCE(l.docs, 0) + 0.5) / "
             "(COALESCE(l.docs, 0) + 0.5)) AS idf "
