@@ -340,12 +340,6 @@ def _refresh_of(
     )
 
 
-def _read_pid(fd: int) -> int | None:
-    with contextlib.suppress(OSError, ValueError):
-        return int(os.pread(fd, 32, 0).decode().split()[0])
-    return None
-
-
 def _iso(moment: datetime) -> str:
     """ISO 8601 UTC to the second, with a Z."""
     return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
