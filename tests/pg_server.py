@@ -58,20 +58,7 @@ class PostgresServer:
             *("-D", str(data), "-U", "postgres", "-E", "UTF8"),
             *("--auth-local=trust", "--auth-host=scram-sha-256"),
         )
-        self._run(
-            "pg_ctl",
-            "-D",
-            str(data),
-            "-l",
-            str(self.directory / "server.log"),
-            "-w",
-            "-t",
-            "60",
-            "-o",
-            f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.directory} "
-            "-c fsync=off -c max_connections=200",
-            "start",
-        )
+        self.start()
         self.admin(f"ALTER USER postgres PASSWORD '{PASSWORD}'")
         self.admin("CREATE DATABASE kb")
         return self
@@ -89,16 +76,11 @@ class PostgresServer:
             self._run("pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop", check=False)
 
     def start(self) -> None:
-        """Start the stopped server again on the same port."""
-        data = self.directory / "data"
+        """Start the server (again, after stop(): same directory, same port)."""
         self._run(
             "pg_ctl",
-            "-D",
-            str(data),
-            "-l",
-            str(self.directory / "server.log"),
-            "-w",
-            "-o",
+            *("-D", str(self.directory / "data"), "-l", str(self.directory / "server.log")),
+            *("-w", "-t", "60", "-o"),
             f"-p {self.port} -c listen_addresses=127.0.0.1 -k {self.directory} "
             "-c fsync=off -c max_connections=200",
             "start",
