@@ -42,6 +42,11 @@ RRF_K = 60
 CANDIDATES = 50
 #: At most this many passages of the time a question names come before the others.
 TIME_FIRST = 3
+#: A filtered dense search takes the allowed passages among this many nearest of the whole
+#: index (the catalog tests the filters); only when fewer than it needs are allowed there does
+#: it ask the vector store to filter, which scans Chroma's metadata: at 100k passages 65-460 ms
+#: a query against 10 ms for the 1,000 nearest (2026-11-30, scripts/bench.py --scale 100k).
+FILTER_DEPTH = 1000
 #: Weight of the dense ranking in the fusion for a question in another language than an
 #: English-only model's (measured on 400 XQuAD-es questions: recall@5 0.915 at 1.0, 0.958 at
 #: 0.35; es->en and English questions unchanged, they keep 1.0). With the multilingual model
@@ -159,7 +164,8 @@ class Searcher:
             return found
         # The time's own articles first (a search of their own: they may rank below the
         # candidates of the whole index), then the rest.
-        inside = self._ranked(query, k, window, vector=found.vector)
+        # A preference, not a filter: the window's passages among the nearest suffice.
+        inside = self._ranked(query, k, window, vector=found.vector, exact=False)
         first = inside.hits[:TIME_FIRST]
         seen = {h.chunk_id for h in first}
         rest = [h for h in found.hits if h.chunk_id not in seen][: k - len(seen)]
@@ -167,10 +173,17 @@ class Searcher:
         return SearchResult(first + rest, found.vector, degraded)
 
     def _ranked(
-        self, query: str, k: int, filters: Filters | None, *, vector: np.ndarray | None = None
+        self,
+        query: str,
+        k: int,
+        filters: Filters | None,
+        *,
+        vector: np.ndarray | None = None,
+        exact: bool = True,
     ) -> SearchResult:
         """The k best hits and the query's vector (vector: one already computed). Both rankings
-        are of chunk ids; texts and metadata are read for the top few only."""
+        are of chunk ids; texts and metadata are read for the top few only. exact=False lets
+        a filtered dense ranking stop at the allowed passages among the nearest (_dense)."""
         self.catch_up()
         pool = max(CANDIDATES, 4 * k) * (4 if filters and filters.categories else 1)
         foreign = is_foreign(query)
@@ -178,12 +191,9 @@ class Searcher:
         try:
             if vector is None:
                 vector = self.embedder().embed([query])[0]
-            dense = self._dense(vector, pool, filters, foreign=foreign)
+            dense = self._dense(vector, pool, filters, foreign=foreign, exact=exact)
         finally:
             lexical, degraded = _lexical_ids(lexical_job)
-        if filters and dense:  # Chroma tested all but categories; the catalog tests them all
-            allowed = self.catalog.articles_matching(map(article_of_chunk, dense), filters)
-            dense = [cid for cid in dense if article_of_chunk(cid) in allowed]
         weight = dense_weight(self.embedder().name, foreign=foreign)
         fused = rrf_fuse([dense, lexical], weights=[weight, 1.0])
         ranked = diversify(
@@ -197,13 +207,36 @@ class Searcher:
         return SearchResult(hits, vector, degraded)
 
     def _dense(
-        self, vector: np.ndarray, limit: int, filters: Filters | None, *, foreign: bool
+        self,
+        vector: np.ndarray,
+        limit: int,
+        filters: Filters | None,
+        *,
+        foreign: bool,
+        exact: bool = True,
     ) -> list[str]:
-        """The store's nearest passages' ids (none in "lexical" retrieval)."""
+        """The ids of the store's limit nearest passages within filters (none in "lexical"
+        retrieval). Filtered, the allowed ones among the FILTER_DEPTH nearest of the whole
+        index are those limit nearest when there are limit of them (or the depth is the whole
+        index); otherwise the store filters (unless not exact: then those found are all)."""
         if self.retrieval == "lexical":
             return []
         query = self._query_vector(vector, foreign=foreign)
-        return [cid for cid, _ in self.store.query(query, k=limit, where=chroma_where(filters))]
+        if not filters:
+            return [cid for cid, _ in self.store.query(query, k=limit)]
+        depth = max(FILTER_DEPTH, limit)
+        nearest = [cid for cid, _ in self.store.query(query, k=depth)]
+        allowed = self._allowed(nearest, filters)
+        if len(allowed) >= limit or len(nearest) < depth or not exact:
+            return allowed[:limit]
+        # Chroma tests all the filters but categories; the catalog tests them all.
+        filtered = self.store.query(query, k=limit, where=chroma_where(filters))
+        return self._allowed([cid for cid, _ in filtered], filters)
+
+    def _allowed(self, ids: Sequence[str], filters: Filters) -> list[str]:
+        """The ids whose articles pass the filters, in order."""
+        passing = self.catalog.articles_matching(map(article_of_chunk, ids), filters)
+        return [cid for cid in ids if article_of_chunk(cid) in passing]
 
     def _start_lexical(
         self, query: str, limit: int, filters: Filters | None

@@ -10,7 +10,8 @@ import pytest
 from conftest import FakeEmbedder
 
 from kb.catalog import ArticleRow, Catalog, SQLiteCatalog
-from kb.filters import Filters
+from kb.filters import Filters, chroma_where
+from kb.ids import article_of_chunk
 from kb.question import TimeScope
 from kb.search import (
     RRF_K,
@@ -144,6 +145,66 @@ def test_a_time_puts_its_own_passages_first(index) -> None:  # type: ignore[no-u
     latest = TimeScope(None, None, "latest", "most recent first", True)
     newest = searcher.search("steel tariffs", k=3, when=latest)
     assert newest.hits[0].published == max(h.published for h in newest.hits if h.published)
+    searcher.close()
+
+
+class _CountingStore:
+    """The index's store, counting the queries the store itself filters."""
+
+    def __init__(self, store: ChromaStore) -> None:
+        self.store, self.filtered = store, 0
+
+    def query(self, vector, *, k, where=None):  # type: ignore[no-untyped-def]
+        self.filtered += where is not None
+        return self.store.query(vector, k=k, where=where)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.store, name)
+
+
+@pytest.mark.parametrize("depth", [2, 1000])
+def test_a_filtered_dense_search_keeps_the_allowed_among_the_nearest(  # type: ignore[no-untyped-def]
+    index, monkeypatch: pytest.MonkeyPatch, depth: int
+) -> None:
+    """A filter is tested by the catalog on the nearest passages of the whole index; the store
+    filters (a scan of its metadata) only when too few of them pass. Either way the ranking is
+    the exactly filtered one."""
+    store, catalog, embedder = index
+    monkeypatch.setattr("kb.search.FILTER_DEPTH", depth)
+    monkeypatch.setattr("kb.search.CANDIDATES", 1)  # a search of k=1 ranks 4 passages
+    counting = _CountingStore(store)
+    searcher = Searcher(counting, catalog, lambda: embedder, retrieval="dense")  # type: ignore[arg-type]
+    query = "steel tariffs exporters"
+    vector = embedder.embed([query])[0]
+    for filters, wanted in (
+        (Filters(since=datetime(2026, 1, 1, tzinfo=UTC)), ["steel-2026", "immex"]),
+        (Filters(until=datetime(2025, 12, 31, tzinfo=UTC)), ["steel", "steel", "fed"]),
+    ):
+        exact = [cid for cid, _ in store.query(vector, k=5, where=chroma_where(filters))]
+        assert sorted(article_of_chunk(cid) for cid in exact) == sorted(wanted)
+        counting.filtered = 0
+        assert [h.chunk_id for h in searcher.search(query, k=1, filters=filters).hits] == exact[:1]
+        # 5 passages in all: at depth 1000 the nearest are the whole index, nothing to ask the
+        # store; at depth 2 the 4 nearest hold too few that pass, so the store filters
+        assert counting.filtered == (1 if depth == 2 else 0)
+    searcher.close()
+
+
+def test_a_time_preference_takes_its_passages_from_the_nearest_only(  # type: ignore[no-untyped-def]
+    index, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A time the question names is a preference: its passages among the nearest are enough,
+    so the store is never asked to filter."""
+    store, catalog, embedder = index
+    monkeypatch.setattr("kb.search.FILTER_DEPTH", 2)
+    counting = _CountingStore(store)
+    searcher = Searcher(counting, catalog, lambda: embedder, retrieval="dense")  # type: ignore[arg-type]
+    january = TimeScope(
+        datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC), "in January", "", False
+    )
+    found = searcher.search("Steel tariffs were raised again this January", k=3, when=january)
+    assert found.hits[0].article_id == "steel-2026"
+    assert counting.filtered == 0
     searcher.close()
 
 

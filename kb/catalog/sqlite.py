@@ -66,6 +66,10 @@ CREATE TABLE IF NOT EXISTS watch_matches (
 
 #: How many of the best BM25 rows are read per wanted row (room for unstored articles).
 LEXICAL_POOL = 4
+#: A filtered search reads this many of the best rows of the whole index and keeps those that
+#: pass; only when too few pass does it test the filters on every match (at 100k passages
+#: that join made a filtered search ~2x an unfiltered one).
+FILTERED_POOL = 1000
 #: A catalog with more passages than SPLIT_ROWS is scored in LEXICAL_PARTS rowid ranges at once.
 LEXICAL_PARTS = 2
 SPLIT_ROWS = 20_000
@@ -249,21 +253,20 @@ class SQLiteCatalog(SQLCatalog):
         limit: int,
         bounds: tuple[int, int],
     ) -> list[tuple[Any, ...]]:
-        rows: list[tuple[Any, ...]] = []
-        if not params:
-            # Rank on rowid and score alone, then read columns and join the best few: at
-            # 100k passages reading article_id for each match before sorting cost 3x.
-            rows = self._read(
-                "SELECT f.chunk_id, t.score FROM (SELECT rowid, "
-                "-bm25(passages_fts, 0.0, 0.0, 0.6, 1.0) AS score FROM passages_fts "
-                "WHERE passages_fts MATCH ? AND rowid BETWEEN ? AND ? "
-                "ORDER BY score DESC LIMIT ?) AS t "
-                "JOIN passages_fts AS f ON f.rowid = t.rowid "
-                "JOIN articles AS a ON a.article_id = f.article_id "
-                "WHERE a.state = 'stored' ORDER BY t.score DESC LIMIT ?",
-                (match, *bounds, LEXICAL_POOL * limit, limit),
-            )
-        if len(rows) < limit:  # filters, or too few stored among the best: scan them all
+        # Rank on rowid and score alone, then read columns and join the best few: at 100k
+        # passages reading article_id for each match before sorting cost 3x.
+        pool = max(FILTERED_POOL, LEXICAL_POOL * limit) if params else LEXICAL_POOL * limit
+        rows = self._read(
+            "SELECT f.chunk_id, t.score FROM (SELECT rowid, "
+            "-bm25(passages_fts, 0.0, 0.0, 0.6, 1.0) AS score FROM passages_fts "
+            "WHERE passages_fts MATCH ? AND rowid BETWEEN ? AND ? "
+            "ORDER BY score DESC LIMIT ?) AS t "
+            "JOIN passages_fts AS f ON f.rowid = t.rowid "
+            "JOIN articles AS a ON a.article_id = f.article_id "
+            f"WHERE a.state = 'stored' AND {condition} ORDER BY t.score DESC LIMIT ?",
+            (match, *bounds, pool, *params, limit),
+        )
+        if len(rows) < limit:  # too few stored (or passing) among the best: scan them all
             rows = self._read(
                 "SELECT f.chunk_id, -bm25(passages_fts, 0.0, 0.0, 0.6, 1.0) AS score "
                 "FROM passages_fts AS f JOIN articles AS a ON a.article_id = f.article_id "
