@@ -1,6 +1,7 @@
 """scripts/ingest.py on the hash backend, dying by SIGKILL at a chosen write (test_crash.py).
 
     python tests/crash_runner.py FEED ... --index-dir DIR --allow-private-hosts
+    python tests/crash_runner.py --import FILE --index-dir DIR
 
 Every catalog and store write the ingest makes is a step, seen twice: "before:<write>" and
 "after:<write>" ("after:batch" also falls between two batches of one store upsert, which are made
@@ -27,6 +28,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import kb.archive.transfer
 import kb.ingest
 from kb.catalog.sql import SQLCatalog  # both databases' writes
 from kb.store import ChromaStore
@@ -34,7 +36,7 @@ from kb.store import ChromaStore
 SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "ingest.py"
 
 BATCH = 2
-#: Passages per embedding group: two or three of the fixture articles.
+#: Passages per embedding group, and per import batch: two or three of the fixture articles.
 GROUP = 8
 _seen: Counter[str] = Counter()
 
@@ -105,10 +107,12 @@ class _SmallBatches:
 
 
 def install() -> None:
-    """The hash backend unless another is set, small store batches and embedding groups (so
-    one ingest writes several groups of articles), and a step per write."""
+    """The hash backend unless another is set, small store batches, embedding groups and
+    import batches (so one ingest or import writes several groups of articles), and a step per
+    write."""
     os.environ.setdefault("KB_BACKEND", "hash")
     kb.ingest.EMBED_GROUP = GROUP
+    kb.archive.transfer.WRITE_PASSAGES = GROUP
     original_init = ChromaStore.__init__
     original_upsert = ChromaStore.upsert
 
@@ -123,9 +127,12 @@ def install() -> None:
 
     ChromaStore.__init__ = init  # type: ignore[method-assign]
     ChromaStore.upsert = upsert  # type: ignore[method-assign]
-    for name in ("upsert", "delete_article", "update_metadata"):
+    for name in ("upsert", "delete_article", "delete_articles", "update_metadata"):
         hook(ChromaStore, name)
-    for name in ("record_feed", "mark_pending", "complete_article", "record_failure", "publish"):
+    for name in (
+        *("record_feed", "mark_pending", "mark_pending_batch", "complete_article"),
+        *("complete_articles", "record_failure", "publish"),
+    ):
         hook(SQLCatalog, name)
     hook(SQLCatalog, "set_meta", key_arg=True)
     hook(SQLCatalog, "set_feed_validators")

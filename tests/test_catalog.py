@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 import kb.catalog.sqlite as sqlite_module
-from kb.catalog import ArticleRow, Catalog, SQLiteCatalog, fts_query, open_catalog, utc_now
+from kb.catalog import (
+    ArticleRow,
+    Catalog,
+    CompletedArticle,
+    SQLiteCatalog,
+    fts_query,
+    open_catalog,
+    utc_now,
+)
 from kb.errors import LockHeldError, StoreError
 from kb.schedule import FeedSchedule, Hints, WatcherBeat
 
@@ -95,6 +103,71 @@ def test_completing_again_replaces_the_lexical_passages(catalog: Catalog) -> Non
     catalog.complete_article(row("a1", 1), [("a1-0000", "T", "maquiladora program")])
     assert catalog.search_lexical("steel", limit=5) == []
     assert [cid for cid, _ in catalog.search_lexical("maquiladora", limit=5)] == ["a1-0000"]
+
+
+def test_a_batch_is_read_marked_pending_and_completed_at_once(catalog: Catalog) -> None:
+    """The batch methods an import uses do what the single ones do, for several articles."""
+    catalog.complete_article(row("a1", 1), [("a1-0000", "T", "tariffs on steel")])
+    catalog.record_failure("a2", "https://example.com/a2", "HTTP 404")
+    assert catalog.articles([]) == {}
+    known = catalog.articles(["a1", "a2", "a3", "a1"])
+    assert sorted(known) == ["a1", "a2"]
+    assert (known["a1"].state, known["a2"].state) == ("stored", "failed")
+    assert known["a1"] == catalog.article("a1")
+
+    catalog.mark_pending_batch([(f"a{i}", f"https://example.com/a{i}") for i in (1, 2, 3)])
+    assert sorted(catalog.pending_articles()) == ["a1", "a2", "a3"]
+    assert catalog.counts() == (0, 0, 0)  # a1 is being rewritten: not counted
+
+    catalog.complete_articles(
+        [
+            CompletedArticle(row("a1", 1), [("a1-0000", "T", "maquiladora program")]),
+            CompletedArticle(
+                row("a2", 2),
+                [("a2-0000", "T", "copper mines"), ("a2-0001", "T", "copper prices")],
+                aliases=("https://example.com/a2", "guid-2"),
+            ),
+            CompletedArticle(row("a3", 1), [("a3-0000", "T", "steel exports")], ("guid-3",)),
+        ]
+    )
+    assert catalog.pending_articles() == []
+    assert catalog.counts() == (3, 4, 0)
+    assert {r.state for r in catalog.articles(["a1", "a2", "a3"]).values()} == {"stored"}
+    # a1's old BM25 row is replaced, each passage found once, the aliases name their articles
+    assert [cid for cid, _ in catalog.search_lexical("steel", limit=5)] == ["a3-0000"]
+    assert [cid for cid, _ in catalog.search_lexical("maquiladora", limit=5)] == ["a1-0000"]
+    assert sorted(cid for cid, _ in catalog.search_lexical("copper", limit=5)) == [
+        "a2-0000",
+        "a2-0001",
+    ]
+    assert catalog.term_counts(["copper", "steel"])[0] == {"copper": 2, "steel": 1}
+    assert catalog.resolve_alias(["guid-2"]) == "a2"
+    assert catalog.resolve_alias(["guid-3"]) == "a3"
+
+
+def test_a_failed_batch_completion_keeps_every_article_pending(
+    catalog: Catalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """complete_articles is one transaction: a failure midway completes none of the batch, so
+    a re-run finds all of it pending and writes it again."""
+    catalog.mark_pending_batch([("a1", "https://example.com/a1"), ("a2", "https://example.com/a2")])
+    batch = [
+        CompletedArticle(row("a1", 1), [("a1-0000", "T", "steel tariffs")]),
+        CompletedArticle(row("a2", 1), [("a2-0000", "T", "copper mines")]),
+    ]
+
+    def failing(*args: object) -> None:
+        raise StoreError("the disk is full")
+
+    monkeypatch.setattr(catalog, "_write_passages", failing)
+    with pytest.raises(StoreError, match="disk is full"):
+        catalog.complete_articles(batch)
+    assert sorted(catalog.pending_articles()) == ["a1", "a2"]
+    assert catalog.counts() == (0, 0, 0)
+    monkeypatch.undo()
+    catalog.complete_articles(batch)
+    assert catalog.counts() == (2, 2, 0)
+    assert [cid for cid, _ in catalog.search_lexical("steel", limit=5)] == ["a1-0000"]
 
 
 def test_an_older_catalog_gets_its_passage_rows_and_rewrites_touch_one_article(

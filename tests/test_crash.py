@@ -73,6 +73,18 @@ UPDATE_POINTS = [
     "after:complete_article:2",
     "after:mark_pending:3",
 ]
+#: Crash points of an import of the fresh reference's export (7 articles, 37 passages) into an
+#: empty index, in batches of about 8 passages: each batch marked pending in one transaction,
+#: its passages upserted two at a time, then completed in one transaction.
+IMPORT_POINTS = [
+    "after:set_meta[model]:1",  # the model taken, nothing else
+    "after:mark_pending_batch:1",  # the first batch pending, nothing stored
+    "after:batch:1",  # mid-upsert: two passages of the first batch in the store
+    "after:upsert:1",  # the first batch's passages stored, its rows still pending
+    "after:complete_articles:1",  # the first batch done
+    "after:upsert:2",  # a later batch stored, pending, after a completed one
+    "after:publish:1",  # everything written and published, process not yet closed
+]
 
 
 # --- feeds ---------------------------------------------------------------------------------
@@ -344,12 +356,26 @@ def update_feeds(work: Path, server: FixtureServer, new_index: Any) -> dict[str,
 
 
 @pytest.fixture(scope="module")
-def fresh_reference(work: Path, server: FixtureServer, new_index: Any) -> dict[str, Any]:
-    """The state of one clean ingest of the fixture feeds into an empty index."""
+def fresh_index(work: Path, server: FixtureServer, new_index: Any) -> Index:
+    """One clean ingest of the fixture feeds into an empty index."""
     index = new_index(work / "fresh-reference")
     result = run_subprocess(index, fixture_feeds(server))
     assert result.returncode == 0, result.stderr
-    return state(index)
+    return index
+
+
+@pytest.fixture(scope="module")
+def fresh_reference(fresh_index: Index) -> dict[str, Any]:
+    """The state of one clean ingest of the fixture feeds into an empty index."""
+    return state(fresh_index)
+
+
+@pytest.fixture(scope="module")
+def fresh_export(work: Path, fresh_index: Index) -> Path:
+    """An export of the fresh reference index (the command line's --export)."""
+    path = work / "fresh-reference.jsonl.gz"
+    clean_ingest(fresh_index, ["--export", str(path)])
+    return path
 
 
 @pytest.fixture(scope="module")
@@ -372,6 +398,22 @@ def test_a_killed_first_ingest_is_repaired_by_the_next(
     index = new_index(tmp_path / "index")
     crash(index, fixture_feeds(server), point, tmp_path)
     clean_ingest(index, fixture_feeds(server))
+    assert state(index) == fresh_reference
+
+
+@pytest.mark.parametrize("point", IMPORT_POINTS)
+def test_a_killed_import_is_repaired_by_running_it_again(
+    point: str,
+    fresh_export: Path,
+    fresh_reference: dict[str, Any],
+    new_index: Any,
+    tmp_path: Path,
+) -> None:
+    """The import's batches go through ingest's protocol: killed anywhere, the same import
+    again gives the exported index (no duplicate, orphan or pending row)."""
+    index = new_index(tmp_path / "index")
+    crash(index, ["--import", str(fresh_export)], point, tmp_path)
+    clean_ingest(index, ["--import", str(fresh_export)])
     assert state(index) == fresh_reference
 
 

@@ -36,9 +36,9 @@ from kb.archive.records import (
     read_lines,
     watch_record,
 )
-from kb.catalog import Catalog, FeedRecord
+from kb.catalog import ArticleRecord, Catalog, CompletedArticle, FeedRecord
 from kb.errors import ConfigError
-from kb.store import ChromaStore
+from kb.store import ChromaStore, StoredPassage
 
 logger = logging.getLogger(__name__)
 
@@ -284,28 +284,19 @@ class _Writer:
         self.store.adopt(self.catalog.publish())
 
     def _write_articles(self) -> None:
-        """Ingest's protocol (Ingestor._write): each article marked pending before its
-        passages change and completed after, so a crash anywhere is repaired by a re-run."""
+        """Ingest's protocol (Ingestor._write), a batch at a time: the batch's articles marked
+        pending (one transaction) before their passages change and completed (one transaction)
+        after, so a crash anywhere is repaired by a re-run. Only articles the catalog has a row
+        for can have passages in the store (a row is marked pending before its passages are
+        written), so only theirs are deleted: an import into a fresh index deletes nothing."""
         batch, self._articles, self._size = self._articles, [], 0
-        fresh = [entry for entry in batch if self._newer(entry)]
-        for entry in fresh:
-            self.catalog.mark_pending(entry.article_id, entry.article.row.url)
-        self.store.delete_articles([entry.article_id for entry in fresh])
-        passages = [p for entry in fresh for p in entry.passages]
-        if passages:
-            self.store.upsert(
-                [p.chunk_id for p in passages],
-                np.stack([p.vector for p in passages]),
-                [p.text for p in passages],
-                [p.metadata for p in passages],
-            )
-        for entry in fresh:
-            title = entry.article.row.title
-            self.catalog.complete_article(
-                entry.article.row,
-                [(p.chunk_id, title, p.text) for p in entry.passages],
-                aliases=entry.article.aliases,
-            )
+        known = self.catalog.articles([entry.article_id for entry in batch])
+        fresh = [entry for entry in batch if _newer(entry, known.get(entry.article_id))]
+        if fresh:
+            self.catalog.mark_pending_batch([(e.article_id, e.article.row.url) for e in fresh])
+            self.store.delete_articles([e.article_id for e in fresh if e.article_id in known])
+            self._upsert([p for entry in fresh for p in entry.passages])
+            self.catalog.complete_articles([_completed(entry) for entry in fresh])
         self.report.articles += len(batch)
         self.report.passages += sum(len(entry.passages) for entry in batch)
         self.report.written += len(fresh)
@@ -313,15 +304,34 @@ class _Writer:
         if batch:
             self.progress("articles", self.report.articles, self.header.counts.get("articles", 0))
 
-    def _newer(self, entry: ArticleEntry) -> bool:
-        """Whether the file's article is to be written: the index does not store it, or
-        stores an earlier fetch of it."""
-        record = self.catalog.article(entry.article_id)
-        if record is None or record.state != "stored":
-            return True
-        return entry.article.row.fetched_at > record.fetched_at
+    def _upsert(self, passages: list[StoredPassage]) -> None:
+        if passages:
+            self.store.upsert(
+                [p.chunk_id for p in passages],
+                np.stack([p.vector for p in passages]),
+                [p.text for p in passages],
+                [p.metadata for p in passages],
+            )
 
     def _write_matches(self) -> None:
         for watch_id, values in self._matches.items():
             self.catalog.restore_watch_matches(watch_id, values)
         self._matches = {}
+
+
+def _newer(entry: ArticleEntry, record: ArticleRecord | None) -> bool:
+    """Whether the file's article is to be written over what the index has of it (record):
+    the index does not store it, or stores an earlier fetch of it."""
+    if record is None or record.state != "stored":
+        return True
+    return entry.article.row.fetched_at > record.fetched_at
+
+
+def _completed(entry: ArticleEntry) -> CompletedArticle:
+    """The catalog's record of an imported article: its row, BM25 passages and aliases."""
+    title = entry.article.row.title
+    return CompletedArticle(
+        entry.article.row,
+        [(p.chunk_id, title, p.text) for p in entry.passages],
+        entry.article.aliases,
+    )

@@ -28,7 +28,7 @@ from typing import Any
 import psycopg
 from psycopg import conninfo
 
-from kb.catalog.rows import ARTICLE_COLUMNS, ArticleRow
+from kb.catalog.rows import ARTICLE_COLUMNS, ArticleRow, CompletedArticle
 from kb.catalog.sql import Cursor, SQLCatalog, Tx
 from kb.catalog.terms import folded_terms, query_terms
 from kb.errors import LockHeldError, StoreError
@@ -213,27 +213,27 @@ class PostgresCatalog(SQLCatalog):
             (*row.values(), "stored", None),
         )
 
-    def _write_passages(
-        self, tx: Tx, row: ArticleRow, passages: Sequence[tuple[str, str, str]]
-    ) -> None:
-        config = CONFIGS.get(row.language, "simple")
+    def _write_passages(self, tx: Tx, articles: Sequence[CompletedArticle]) -> None:
+        """Each passage with its tsvector; the lexicon counts the whole batch's words at once."""
         counts: Counter[str] = Counter()
-        for cid, title, text in passages:
-            terms = sorted(folded_terms(f"{title} {text}"))
-            counts.update(terms)
-            tx.execute(
-                "INSERT INTO passages (chunk_id, article_id, terms, tsv) VALUES (?, ?, ?, "
-                "setweight(to_tsvector(?::regconfig, ?), 'C') || "
-                "setweight(to_tsvector(?::regconfig, ?), 'A'))",
-                (cid, row.article_id, terms, config, fold(title), config, fold(text)),
-            )
-        if passages:
-            counts[TOTAL] = len(passages)
+        for article in articles:
+            row, config = article.row, CONFIGS.get(article.row.language, "simple")
+            for cid, title, text in article.passages:
+                terms = sorted(folded_terms(f"{title} {text}"))
+                counts.update(terms)
+                counts[TOTAL] += 1
+                tx.execute(
+                    "INSERT INTO passages (chunk_id, article_id, terms, tsv) VALUES (?, ?, ?, "
+                    "setweight(to_tsvector(?::regconfig, ?), 'C') || "
+                    "setweight(to_tsvector(?::regconfig, ?), 'A'))",
+                    (cid, row.article_id, terms, config, fold(title), config, fold(text)),
+                )
+        if counts:
             _add_to_lexicon(tx, counts, +1)
 
-    def _delete_passages(self, tx: Tx, article_id: str) -> None:
+    def _delete_passages(self, tx: Tx, article_ids: Sequence[str]) -> None:
         gone = tx.execute(
-            "DELETE FROM passages WHERE article_id = ? RETURNING terms", (article_id,)
+            "DELETE FROM passages WHERE article_id = ANY(?) RETURNING terms", (list(article_ids),)
         ).fetchall()
         if gone:
             counts: Counter[str] = Counter()

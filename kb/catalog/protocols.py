@@ -14,6 +14,7 @@ from kb.catalog.rows import (
     ArticleRecord,
     ArticleRow,
     ArticleSummary,
+    CompletedArticle,
     Facets,
     FeedRecord,
     StoredArticle,
@@ -88,6 +89,9 @@ class ArticleState(Protocol):
 
     def article(self, article_id: str) -> ArticleRecord | None: ...
 
+    def articles(self, article_ids: Sequence[str]) -> dict[str, ArticleRecord]:
+        """The rows of those of the articles the catalog has a row for, by id (one read)."""
+
     def stored_articles(self, *, after: str = "", limit: int) -> list[StoredArticle]: ...
 
     def resolve_alias(self, aliases: Sequence[str]) -> str | None: ...
@@ -100,6 +104,9 @@ class ArticleState(Protocol):
 
     def mark_pending(self, article_id: str, url: str) -> None: ...
 
+    def mark_pending_batch(self, articles: Sequence[tuple[str, str]]) -> None:
+        """mark_pending for several (article_id, url) at once, in one transaction."""
+
     def complete_article(
         self,
         row: ArticleRow,
@@ -107,6 +114,9 @@ class ArticleState(Protocol):
         *,
         aliases: Sequence[str] = (),
     ) -> None: ...
+
+    def complete_articles(self, articles: Sequence[CompletedArticle]) -> None:
+        """complete_article for several articles at once, in one transaction."""
 
     def counts(self) -> tuple[int, int, int]: ...
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import astuple, dataclass, fields
 from datetime import UTC, datetime
 
@@ -85,6 +85,16 @@ class ArticleRecord:
     state: str
     passages: int
     fetched_at: str = ""
+
+
+@dataclass(frozen=True)
+class CompletedArticle:
+    """An article whose passages are written: its row, its passages (chunk_id, title, text)
+    for keyword search and the identities (aliases) that name it."""
+
+    row: ArticleRow
+    passages: Sequence[tuple[str, str, str]]
+    aliases: Sequence[str] = ()
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ from kb.catalog.rows import (
     ArticleRecord,
     ArticleRow,
     ArticleSummary,
+    CompletedArticle,
     Facets,
     FeedRecord,
     StoredArticle,
@@ -74,14 +75,12 @@ class SQLCatalog(ABC):
         """Write an article's row as stored, moving it to the end of SEQ."""
 
     @abstractmethod
-    def _write_passages(
-        self, tx: Tx, row: ArticleRow, passages: Sequence[tuple[str, str, str]]
-    ) -> None:
-        """Index an article's passages (chunk_id, title, text) for keyword search."""
+    def _write_passages(self, tx: Tx, articles: Sequence[CompletedArticle]) -> None:
+        """Index the articles' passages (chunk_id, title, text) for keyword search."""
 
     @abstractmethod
-    def _delete_passages(self, tx: Tx, article_id: str) -> None:
-        """Remove an article's passages from the keyword index."""
+    def _delete_passages(self, tx: Tx, article_ids: Sequence[str]) -> None:
+        """Remove the articles' passages from the keyword index."""
 
     @abstractmethod
     def close(self) -> None:
@@ -266,26 +265,35 @@ class SQLCatalog(ABC):
     # --- articles ----------------------------------------------------------------------------
     def article(self, article_id: str) -> ArticleRecord | None:
         """The catalog row of one article, or None."""
+        return self.articles([article_id]).get(article_id)
+
+    def articles(self, article_ids: Sequence[str]) -> dict[str, ArticleRecord]:
+        """The catalog rows of those of the articles it has a row for, by id, in one read
+        (an import checks a whole batch at once)."""
+        wanted = list(dict.fromkeys(article_ids))
+        if not wanted:
+            return {}
         rows = self._query(
             "SELECT article_id, url, feed, title, content_hash, meta_hash, item_fingerprint, "
-            "state, passages, fetched_at FROM articles WHERE article_id = ?",
-            (article_id,),
+            f"state, passages, fetched_at FROM articles WHERE article_id IN "
+            f"({', '.join('?' * len(wanted))})",
+            wanted,
         )
-        if not rows:
-            return None
-        r = rows[0]
-        return ArticleRecord(
-            r[0],
-            r[1],
-            r[2] or "",
-            r[3] or "",
-            r[4] or "",
-            r[5] or "",
-            r[6] or "",
-            r[7],
-            int(r[8] or 0),
-            r[9] or "",
-        )
+        return {
+            r[0]: ArticleRecord(
+                r[0],
+                r[1],
+                r[2] or "",
+                r[3] or "",
+                r[4] or "",
+                r[5] or "",
+                r[6] or "",
+                r[7],
+                int(r[8] or 0),
+                r[9] or "",
+            )
+            for r in rows
+        }
 
     def stored_articles(self, *, after: str = "", limit: int) -> list[StoredArticle]:
         """The stored articles whose ids sort after `after`, at most limit of them in id
@@ -342,17 +350,23 @@ class SQLCatalog(ABC):
         """Forget an article entirely: its row, keyword index rows and aliases."""
         with self.transaction() as tx:
             tx.execute("DELETE FROM articles WHERE article_id = ?", (article_id,))
-            self._delete_passages(tx, article_id)
+            self._delete_passages(tx, [article_id])
             tx.execute("DELETE FROM aliases WHERE article_id = ?", (article_id,))
 
     def mark_pending(self, article_id: str, url: str) -> None:
         """Flag an article whose passages are about to change (crash recovery marker)."""
+        self.mark_pending_batch([(article_id, url)])
+
+    def mark_pending_batch(self, articles: Sequence[tuple[str, str]]) -> None:
+        """Flag several articles (article_id, url) whose passages are about to change, in one
+        transaction: all of them or none."""
         with self.transaction() as tx:
-            tx.execute(
-                "INSERT INTO articles (article_id, url) VALUES (?, ?) ON CONFLICT DO NOTHING",
-                (article_id, url),
-            )
-            tx.execute("UPDATE articles SET state = 'pending' WHERE article_id = ?", (article_id,))
+            for article_id, url in articles:
+                tx.execute(
+                    "INSERT INTO articles (article_id, url) VALUES (?, ?) "
+                    "ON CONFLICT (article_id) DO UPDATE SET state = 'pending'",
+                    (article_id, url),
+                )
 
     def complete_article(
         self,
@@ -363,16 +377,23 @@ class SQLCatalog(ABC):
     ) -> None:
         """Record an article as stored, with its passages (chunk_id, title, text) for keyword
         search and the identities (aliases) that name it, in one transaction."""
+        self.complete_articles([CompletedArticle(row, passages, aliases)])
+
+    def complete_articles(self, articles: Sequence[CompletedArticle]) -> None:
+        """Record several articles as stored (each as complete_article does) in one
+        transaction: one commit, and for SQLite one FTS5 segment, for a whole batch."""
         with self.transaction() as tx:
-            self._upsert_article(tx, row)
-            self._delete_passages(tx, row.article_id)
-            self._write_passages(tx, row, passages)
-            for alias in dict.fromkeys(aliases):
-                tx.execute(
-                    "INSERT INTO aliases (alias, article_id) VALUES (?, ?) "
-                    "ON CONFLICT (alias) DO UPDATE SET article_id = excluded.article_id",
-                    (alias, row.article_id),
-                )
+            for article in articles:
+                self._upsert_article(tx, article.row)
+            self._delete_passages(tx, [a.row.article_id for a in articles])
+            self._write_passages(tx, articles)
+            for article in articles:
+                for alias in dict.fromkeys(article.aliases):
+                    tx.execute(
+                        "INSERT INTO aliases (alias, article_id) VALUES (?, ?) "
+                        "ON CONFLICT (alias) DO UPDATE SET article_id = excluded.article_id",
+                        (alias, article.row.article_id),
+                    )
 
     def counts(self) -> tuple[int, int, int]:
         """(stored articles, their passages, feeds read successfully at least once)."""

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from kb.catalog.rows import ARTICLE_COLUMNS, ArticleRow
+from kb.catalog.rows import ARTICLE_COLUMNS, ArticleRow, CompletedArticle
 from kb.catalog.sql import SQLCatalog, Tx
 from kb.catalog.terms import fts_query
 from kb.errors import LockHeldError, StoreError
@@ -177,28 +177,28 @@ class SQLiteCatalog(SQLCatalog):
             (*row.values(), "stored", None),
         )
 
-    def _write_passages(
-        self, tx: Tx, row: ArticleRow, passages: Sequence[tuple[str, str, str]]
-    ) -> None:
-        for cid, title, text in passages:
-            rowid = tx.execute(
-                "INSERT INTO passage_rows (article_id) VALUES (?) RETURNING rowid",
-                (row.article_id,),
-            ).fetchone()[0]
-            tx.execute(
-                "INSERT INTO passages_fts (rowid, chunk_id, article_id, title, text) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (rowid, cid, row.article_id, title, text),
-            )
+    def _write_passages(self, tx: Tx, articles: Sequence[CompletedArticle]) -> None:
+        for article in articles:
+            aid = article.row.article_id
+            for cid, title, text in article.passages:
+                rowid = tx.execute(
+                    "INSERT INTO passage_rows (article_id) VALUES (?) RETURNING rowid", (aid,)
+                ).fetchone()[0]
+                tx.execute(
+                    "INSERT INTO passages_fts (rowid, chunk_id, article_id, title, text) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (rowid, cid, aid, title, text),
+                )
 
-    def _delete_passages(self, tx: Tx, article_id: str) -> None:
-        """Remove an article's BM25 rows, found through passage_rows (no FTS table scan)."""
+    def _delete_passages(self, tx: Tx, article_ids: Sequence[str]) -> None:
+        """Remove the articles' BM25 rows, found through passage_rows (no FTS table scan)."""
+        marks = ", ".join("?" * len(article_ids))
         tx.execute(
             "DELETE FROM passages_fts WHERE rowid IN "
-            "(SELECT rowid FROM passage_rows WHERE article_id = ?)",
-            (article_id,),
+            f"(SELECT rowid FROM passage_rows WHERE article_id IN ({marks}))",
+            article_ids,
         )
-        tx.execute("DELETE FROM passage_rows WHERE article_id = ?", (article_id,))
+        tx.execute(f"DELETE FROM passage_rows WHERE article_id IN ({marks})", article_ids)
 
     # --- lexical search ------------------------------------------------------------------------
     def search_lexical(
