@@ -5,7 +5,9 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
+from typing import ClassVar
 
+import numpy as np
 import pytest
 
 from kb.answer import (
@@ -398,3 +400,64 @@ def test_two_sentences_that_follow_each_other_read_as_one_quote() -> None:
         "She was a singer and dancer too. [1] Nichelle Nichols, best known for her portrayal "
         "of Lt. [1]"
     )
+
+
+class _WordModel:
+    """A multilingual model of single words: a word and its translation share a vector."""
+
+    TRANSLATION: ClassVar[dict[str, str]] = {
+        "aduana": "customs",
+        "camiones": "trucks",
+        "cruzaron": "crossed",
+    }
+    MEANINGS = ("customs", "trucks", "crossed", "puente", "laredo", "post", "monday", "bridge")
+
+    def __init__(self) -> None:
+        self.embedded: list[str] = []
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        self.embedded.extend(texts)
+        out = np.zeros((len(texts), len(self.MEANINGS)), dtype=np.float32)
+        for row, text in enumerate(texts):
+            out[row, self.MEANINGS.index(self.TRANSLATION.get(text, text))] = 1.0
+        return out
+
+
+def test_word_translations_find_the_question_words_an_article_holds_translated() -> None:
+    """Each word is embedded alone, once: a second question about the same words embeds
+    nothing; short words, numbers and stopwords of the article are not offered."""
+    from kb.answer import WordTranslations
+
+    model = _WordModel()
+    translations = WordTranslations(model)  # type: ignore[arg-type]
+    offered = {"trucks", "customs", "laredo", "the", "at", "2026"}
+    assert translations(["aduana", "camiones", "puente"], offered) == {"aduana", "camiones"}
+    assert set(model.embedded) == {"aduana", "camiones", "puente", "trucks", "customs", "laredo"}
+    model.embedded.clear()
+    assert translations(["aduana"], offered) == {"aduana"}
+    assert model.embedded == []
+
+
+def test_across_languages_a_translated_word_counts_and_a_missing_one_is_named() -> None:
+    """With translations a Spanish question's words are held by an English article that
+    holds them translated; a rare word with no translation there is reported missing."""
+    from kb.answer import _evidence, idf_of
+
+    asked = analyse("¿Cuántos camiones cruzaron la aduana de Laredo?", now=NOW)
+    weights = idf_of(asked, dict.fromkeys(asked.words, 5.0))
+    lexicon = _WordModel.TRANSLATION
+
+    def translations(words: Iterable[str], offered: Iterable[str]) -> set[str]:
+        return {w for w in words if lexicon.get(w) in set(offered)}
+
+    holding = [hit("Trucks crossed the customs post at Laredo on Monday.", 1, language="en")]
+    lacking = [hit("Trucks crossed the bridge at Laredo on Monday.", 1, language="en")]
+    evidence = [_evidence(h) for h in holding]
+    alone = coverage(asked, holding, evidence, 0, weights)
+    translated = coverage(asked, holding, evidence, 0, weights, translations=translations)
+    assert alone.terms < translated.terms == pytest.approx(1.0)
+    missing = coverage(
+        asked, lacking, [_evidence(h) for h in lacking], 0, weights, translations=translations
+    )
+    assert missing.missing_terms == ("aduana",)
+    assert alone.missing_terms == ()  # without translations no word can be called missing
