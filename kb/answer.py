@@ -668,7 +668,7 @@ class Coverage:
     """How much of what a question is specifically about one article holds."""
 
     missing_year: str  # a year of the question neither in the text nor the publication year
-    missing_numbers: tuple[str, ...]  # numbers that are part of a name ("iPhone 15")
+    missing_numbers: tuple[str, ...]  # names with a number the article lacks ("iPhone 15")
     names: float  # weighted share of the question's names and numbers held (1.0 without)
     missing_names: tuple[str, ...]
     terms: float  # rarity-weighted share of all the question's terms held
@@ -721,8 +721,16 @@ def coverage(
             or stem(word, language) in held_stems
         )
 
-    named_numbers = _named_numbers(question)
-    missing_numbers = tuple(n for n in named_numbers if n not in held_numbers)
+    # A number of a name counts only beside that name ("15-inch MacBook" holds no "iPhone 15";
+    # spaces and hyphens aside: "Superbowl 50", "Super Bowl 50"); across languages the name
+    # may be translated ("Apolo 11", "Apollo 11"), so there the number alone counts.
+    prose = re.sub(r"[\s-]+", "", " ".join(fold(f"{hits[i].title} {hits[i].text}") for i in own))
+    missing_numbers = tuple(
+        f"{name} {number}"
+        for name, number in _named_numbers(question)
+        if norm(number) not in held_numbers
+        or (same and not re.search(rf"{re.escape(fold(name))}{re.escape(number)}(?!\d)", prose))
+    )
     names = [
         w
         for w in dict.fromkeys(question.specific)
@@ -789,16 +797,20 @@ def judge(question: Question, cover: Coverage) -> tuple[str, str]:
     return "weak", ""
 
 
-def _named_numbers(question: Question) -> list[str]:
-    """Numbers that are part of a name: right after a capitalised or mixed-case word
-    ("iPhone 15", "Super Bowl 50", "Covid-19"); years are checked on their own."""
+def _named_numbers(question: Question) -> list[tuple[str, str]]:
+    """(name, number) for the numbers that are part of a name: right after a capitalised or
+    mixed-case word ("iPhone 15", "Super Bowl 50", "Covid-19"), as the question writes them;
+    years are checked on their own."""
     tokens = words(question.text)
     found = []
     for before, token in itertools.pairwise(tokens):
-        if token[0].isdigit() and before[0].isalpha() and any(c.isupper() for c in before):
-            number = norm(token)
-            if not year_like(number):
-                found.append(number)
+        named = (
+            before[0].isalpha()
+            and any(c.isupper() for c in before)
+            and fold(before) not in STOPWORDS  # "In 1785"
+        )
+        if token[0].isdigit() and named and not year_like(norm(token)):
+            found.append((before, token))
     return found
 
 

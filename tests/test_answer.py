@@ -230,6 +230,52 @@ def test_a_number_that_is_part_of_a_name_must_be_there() -> None:
     assert "15" in answer.reason
 
 
+@pytest.mark.parametrize(
+    ("question", "elsewhere", "beside"),
+    [
+        (
+            "What was the launch price of the iPhone 15?",
+            "My 15-inch MacBook Pro came out beside the new iPhone at a launch price of $999.",
+            ["The iPhone 15 launched at a price of $799.", "The iPhone-15 launched at $799."],
+        ),
+        (
+            "¿Cuál fue el precio de lanzamiento del iPhone 15?",
+            "Mi MacBook Pro de 15 pulgadas salió junto al nuevo iPhone a un precio de $999.",
+            ["El iPhone 15 salió a un precio de lanzamiento de $799."],
+        ),
+    ],
+)
+def test_a_number_of_a_name_counts_only_beside_that_name(
+    question: str, elsewhere: str, beside: list[str]
+) -> None:
+    """A '15' elsewhere in the article ("15-inch") is no "iPhone 15"; the name with its
+    number, or joined by a hyphen, is."""
+    language = "es" if question.startswith("¿") else "en"
+    declined = ask(question, [hit(elsewhere, 1, language=language)])
+    assert (declined.confident, declined.reason_code) == (False, "missing")
+    assert "iPhone 15" in declined.reason
+    for text in beside:
+        answer = ask(question, [hit(text, 1, language=language)])
+        assert answer.confident, (text, answer.reason)
+        assert "$799" in answer.text
+
+
+def test_across_languages_the_number_of_a_name_counts_alone() -> None:
+    """Names are translated ("Apolo 11", "Apollo 11"): across languages the number is enough,
+    and still needed."""
+    from kb.answer import _evidence, idf_of
+
+    asked = analyse("¿Quién recopiló los datos de aterrizaje originales del Apolo 11?", now=NOW)
+    weights = idf_of(asked, dict.fromkeys(asked.words, 5.0))
+    text = "The original Apollo {} landing data was compiled by the Lunar and Planetary Lab."
+    found = {}
+    for mission in ("11", "13"):
+        hits = [hit(text.format(mission), 1, language="en")]
+        found[mission] = coverage(asked, hits, [_evidence(h) for h in hits], 0, weights)
+    assert found["11"].missing_numbers == ()
+    assert found["13"].missing_numbers == ("Apolo 11",)
+
+
 def test_a_spanish_question_gets_its_reason_in_spanish() -> None:
     answer = ask("¿Qué tasa fijó el Banco Central Europeo en 2024?", [hit(FED, 1, language="en")])
     assert not answer.confident
