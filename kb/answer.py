@@ -724,10 +724,15 @@ def coverage(
     # A number of a name counts only beside that name ("15-inch MacBook" holds no "iPhone 15";
     # spaces and hyphens aside: "Superbowl 50", "Super Bowl 50"); across languages the name
     # may be translated ("Apolo 11", "Apollo 11"), so there the number alone counts.
-    prose = re.sub(r"[\s-]+", "", " ".join(fold(f"{hits[i].title} {hits[i].text}") for i in own))
+    named_numbers = _named_numbers(question)
+    prose = (
+        re.sub(r"[\s-]+", "", " ".join(fold(f"{hits[i].title} {hits[i].text}") for i in own))
+        if named_numbers and same
+        else ""
+    )
     missing_numbers = tuple(
         f"{name} {number}"
-        for name, number in _named_numbers(question)
+        for name, number in named_numbers
         if norm(number) not in held_numbers
         or (same and not re.search(rf"{re.escape(fold(name))}{re.escape(number)}(?!\d)", prose))
     )
@@ -749,23 +754,22 @@ def coverage(
     )
     total = sum(weights.values()) or 1.0
     terms = {stem(w, question.language): w for w in question.words}
-    missing_terms: tuple[str, ...] = ()
     if same:
-        term_share = sum(weights.get(t, 0.0) for t, w in terms.items() if held(w)) / total
-        lacking = sorted((t for t, w in terms.items() if not held(w)), key=lambda t: -weights[t])
-        missing_terms = tuple(terms[t] for t in lacking if weights[t] >= RARE_IDF)
+        matched = {t for t, w in terms.items() if held(w)}
     else:
         openings = set().union(*(evidence[i].openings for i in own))
-        alike = [t for t, w in terms.items() if held(w) or _opening(w) in openings]
-        if translations is None:  # a word that matches none may be translated: none reported
-            term_share = sum(weights.get(t, 0.0) for t in alike) / total
-        else:
-            others = [w for t, w in terms.items() if t not in alike]
-            found = translations(others, folded) if others else set()
-            alike += [t for t, w in terms.items() if w in found]
-            term_share = sum(weights.get(t, 0.0) for t in alike) / total
-            lacking = sorted((t for t in terms if t not in alike), key=lambda t: -weights[t])
-            missing_terms = tuple(terms[t] for t in lacking if weights[t] >= RARE_IDF)
+        matched = {t for t, w in terms.items() if held(w) or _opening(w) in openings}
+        others = [w for t, w in terms.items() if t not in matched]
+        if translations is not None and others:
+            found = translations(others, folded)
+            matched |= {t for t, w in terms.items() if w in found}
+    term_share = sum(weights.get(t, 0.0) for t in terms if t in matched) / total
+    missing_terms: tuple[str, ...] = ()
+    # Across languages without translations, a word that matches none may be translated: none
+    # is reported.
+    if same or translations is not None:
+        lacking = sorted((t for t in terms if t not in matched), key=lambda t: -weights[t])
+        missing_terms = tuple(terms[t] for t in lacking if weights[t] >= RARE_IDF)
     return Coverage(
         missing_year=missing_year,
         missing_numbers=missing_numbers,
