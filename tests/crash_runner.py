@@ -30,6 +30,7 @@ from typing import Any
 
 import kb.archive.transfer
 import kb.ingest
+from kb.catalog.lexical import PassageIndex
 from kb.catalog.sql import SQLCatalog  # both databases' writes
 from kb.store import ChromaStore
 
@@ -135,6 +136,8 @@ def install() -> None:
     ):
         hook(SQLCatalog, name)
     hook(SQLCatalog, "set_meta", key_arg=True)
+    hook(PassageIndex, "apply")  # the embedded keyword index: its commit, then its mark
+    hook(PassageIndex, "_set_mark")
     hook(SQLCatalog, "set_feed_validators")
 
 

@@ -30,6 +30,8 @@ from server import FixtureServer, simple_rss
 
 from kb import KnowledgeBase, Settings
 from kb.catalog import open_catalog
+from kb.catalog.lexical import PassageIndex
+from kb.catalog.sqlite import LEXICAL_DIR
 from kb.cli import ingest
 from kb.config import HASH_MODEL
 from kb.store import ChromaStore
@@ -62,6 +64,9 @@ FRESH_POINTS = [
     "after:complete_article:7",  # after the last article, before the refresh is published
     "after:publish:1",  # everything written and published, process not yet closed
 ]
+#: Crash points of the embedded keyword index (tantivy, derived from the SQLite catalog), which
+#: catches up when an ingest publishes: before it, and between its commit and its mark.
+LEXICAL_POINTS = ["before:apply:1", "before:_set_mark:1"]
 #: Crash points of a re-ingest over an existing index: one item with new text (re-embedded),
 #: one with only a new date (metadata rewritten, nothing embedded) and one new item.
 UPDATE_POINTS = [
@@ -289,9 +294,13 @@ def state(index: Index | Path) -> dict[str, Any]:
     lexical = (
         "SELECT chunk_id, article_id, tsv::text FROM passages"
         if index.env
-        else "SELECT * FROM passages_fts"
+        else "SELECT chunk_id, article_id, title, text FROM passages"
     )
     fts = sorted(tuple(r) for r in catalog_rows(index, lexical))
+    if not index.env:  # the keyword index holds each of the catalog's passages once
+        rowids = [r[0] for r in catalog_rows(index, "SELECT rowid FROM passages")]
+        held = PassageIndex(index.path / LEXICAL_DIR).rowids()
+        assert sorted(held) == sorted(rowids), "keyword index and catalog passages differ"
     feeds = sorted(
         tuple(r) for r in catalog_rows(index, "SELECT url, title, item_count FROM feeds")
     )
@@ -399,6 +408,35 @@ def test_a_killed_first_ingest_is_repaired_by_the_next(
     crash(index, fixture_feeds(server), point, tmp_path)
     clean_ingest(index, fixture_feeds(server))
     assert state(index) == fresh_reference
+
+
+@pytest.mark.parametrize("run", ["first", "update"])
+@pytest.mark.parametrize("point", LEXICAL_POINTS)
+def test_a_killed_keyword_index_write_is_repaired_by_the_next(
+    point: str,
+    run: str,
+    deploy: str,
+    server: FixtureServer,
+    fresh_reference: dict[str, Any],
+    update_feeds: dict[str, Any],
+    update_reference: dict[str, Any],
+    new_index: Any,
+    tmp_path: Path,
+) -> None:
+    """Killed before the keyword index's commit or between it and its mark, in a first ingest
+    and in a re-ingest (deletions too): the next ingest's catch-up gives the clean state, each
+    passage indexed once."""
+    if deploy != "embedded":
+        pytest.skip("the tantivy index is the embedded catalog's")
+    if run == "first":
+        index, feeds = new_index(tmp_path / "index"), fixture_feeds(server)
+        reference = fresh_reference
+    else:
+        index = copy_of(update_feeds["base"], new_index, tmp_path / "index")
+        feeds, reference = [str(update_feeds["v2"])], update_reference
+    crash(index, feeds, point, tmp_path)
+    clean_ingest(index, feeds)
+    assert state(index) == reference
 
 
 @pytest.mark.parametrize("point", IMPORT_POINTS)

@@ -133,7 +133,7 @@ def test_every_stored_passage_fits_the_model_window(real_index: Path, real_embed
     kb = KnowledgeBase.open(settings=Settings(index_dir=real_index), embedder=real_embedder)
     db = sqlite3.connect(real_index / "catalog.sqlite3")
     try:
-        ids = [r[0] for r in db.execute("SELECT chunk_id FROM passages_fts")]
+        ids = [r[0] for r in db.execute("SELECT chunk_id FROM passages")]
     finally:
         db.close()
     stored = kb.store.get(ids)

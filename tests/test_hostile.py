@@ -185,7 +185,7 @@ def snapshot(kb: KnowledgeBase) -> dict[str, tuple[str, dict[str, Any]]]:
     }
     db = sqlite3.connect(kb.settings.index_dir / "catalog.sqlite3")
     try:
-        fts = [r[0] for r in db.execute("SELECT chunk_id FROM passages_fts")]
+        fts = [r[0] for r in db.execute("SELECT chunk_id FROM passages")]
         states = dict(db.execute("SELECT article_id, state FROM articles").fetchall())
     finally:
         db.close()

@@ -45,8 +45,11 @@ def passages_of(kb: KnowledgeBase, url: str) -> list[tuple[str, dict[str, object
 
 def lexical_ids(kb: KnowledgeBase) -> list[str]:
     """Every chunk id in the catalog's keyword index (duplicates kept), either database."""
-    table = "passages_fts" if isinstance(kb.catalog, SQLiteCatalog) else "passages"
-    return [r[0] for r in kb.catalog._query(f"SELECT chunk_id FROM {table}")]  # type: ignore[attr-defined]  # noqa: S608
+    if isinstance(kb.catalog, SQLiteCatalog):  # the tantivy index's passages, by catalog rowid
+        rowids = kb.catalog._lexical.rowids()
+        chunks = dict(kb.catalog._query("SELECT rowid, chunk_id FROM passages"))
+        return [chunks.get(r, f"(rowid {r}: not in the catalog)") for r in rowids]
+    return [r[0] for r in kb.catalog._query("SELECT chunk_id FROM passages")]  # type: ignore[attr-defined]
 
 
 def store_matches_catalog(kb: KnowledgeBase) -> bool:

@@ -28,7 +28,7 @@ from kb.catalog.rows import (
     utc_now,
 )
 from kb.catalog.sqlite import SQLiteCatalog
-from kb.catalog.terms import fts_query
+from kb.catalog.terms import query_terms
 
 #: The embedded catalog's file in the index directory.
 CATALOG_FILE = "catalog.sqlite3"
@@ -45,8 +45,8 @@ __all__ = [
     "FeedRecord",
     "SQLiteCatalog",
     "StoredArticle",
-    "fts_query",
     "open_catalog",
+    "query_terms",
     "utc_now",
 ]
 

@@ -381,7 +381,7 @@ class SQLCatalog(ABC):
 
     def complete_articles(self, articles: Sequence[CompletedArticle]) -> None:
         """Record several articles as stored (each as complete_article does) in one
-        transaction: one commit, and for SQLite one FTS5 segment, for a whole batch."""
+        transaction: one commit for a whole batch."""
         with self.transaction() as tx:
             for article in articles:
                 self._upsert_article(tx, article.row)

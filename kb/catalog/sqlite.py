@@ -1,4 +1,5 @@
-"""The embedded catalog: SQLite in the index directory, with an FTS5 (BM25) passage index.
+"""The embedded catalog: SQLite in the index directory, with a tantivy (BM25) passage index
+beside it (kb.catalog.lexical, derived from the catalog's `passages` table).
 
 WAL mode, so searches keep working while an ingest writes. The locks are flocks on files in the
 index directory (`ingest.lock`, `watch.lock`), released by the OS when their process dies.
@@ -13,14 +14,14 @@ import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from kb.catalog.lexical import PassageIndex
 from kb.catalog.rows import ARTICLE_COLUMNS, ArticleRow, CompletedArticle
 from kb.catalog.sql import SQLCatalog, Tx
-from kb.catalog.terms import fts_query
+from kb.catalog.terms import query_terms
 from kb.errors import LockHeldError, StoreError
 from kb.filters import Filters, sql_where
 
@@ -44,12 +45,11 @@ CREATE TABLE IF NOT EXISTS articles (
     content_hash TEXT, meta_hash TEXT, item_fingerprint TEXT, fetched_at TEXT,
     passages INTEGER DEFAULT 0,
     state TEXT NOT NULL DEFAULT 'pending', failure TEXT);
-CREATE VIRTUAL TABLE IF NOT EXISTS passages_fts USING fts5(
-    chunk_id UNINDEXED, article_id UNINDEXED, title, text,
-    tokenize = 'unicode61 remove_diacritics 2');
-CREATE TABLE IF NOT EXISTS passage_rows (rowid INTEGER PRIMARY KEY, article_id TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS passage_rows_by_article ON passage_rows (article_id);
-CREATE VIRTUAL TABLE IF NOT EXISTS passages_vocab USING fts5vocab(passages_fts, 'row');
+CREATE TABLE IF NOT EXISTS passages (
+    rowid INTEGER PRIMARY KEY AUTOINCREMENT, article_id TEXT NOT NULL, chunk_id TEXT NOT NULL,
+    title TEXT, text TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS passages_by_article ON passages (article_id);
+CREATE TABLE IF NOT EXISTS lexical_deleted (rowid INTEGER PRIMARY KEY);
 CREATE TABLE IF NOT EXISTS watches (
     watch_id INTEGER PRIMARY KEY, question TEXT NOT NULL, filters TEXT NOT NULL,
     created TEXT NOT NULL, checked_after INTEGER NOT NULL DEFAULT 0, checked_at TEXT);
@@ -61,18 +61,21 @@ CREATE TABLE IF NOT EXISTS watch_matches (
 """
 #: watches are saved questions; checked_after is the articles rowid up to which a watch has
 #: been matched (a new or rewritten article row gets a higher rowid: INSERT OR REPLACE).
-#: passage_rows names each article's FTS rows: FTS5 cannot index article_id, so deleting by it
-#: scanned the whole table (78 ms per article at 100k passages, on every ingest write).
+#: passages keeps every stored passage for the keyword index (kb.catalog.lexical), under a
+#: rowid AUTOINCREMENT never reuses; lexical_deleted the rowids removed since that index caught
+#: up.
 
 #: How many of the best BM25 rows are read per wanted row (room for unstored articles).
 LEXICAL_POOL = 4
 #: A filtered search reads this many of the best rows of the whole index and keeps those that
-#: pass; only when too few pass does it test the filters on every match (at 100k passages
-#: that join made a filtered search ~2x an unfiltered one).
+#: pass; only when too few pass does it read further (the pool times FILTERED_GROWTH each time,
+#: to every match).
 FILTERED_POOL = 1000
-#: A catalog with more passages than SPLIT_ROWS is scored in LEXICAL_PARTS rowid ranges at once.
-LEXICAL_PARTS = 2
-SPLIT_ROWS = 20_000
+FILTERED_GROWTH = 8
+#: Rowids per SQL statement (SQLite takes at most 32766 parameters).
+ROWIDS_PER_QUERY = 10_000
+#: The keyword index's directory, beside the catalog file.
+LEXICAL_DIR = "lexical"
 #: The lock files, by lock name.
 LOCK_FILES = {"ingest": "ingest.lock", "watch": "watch.lock"}
 
@@ -90,7 +93,7 @@ class SQLiteCatalog(SQLCatalog):
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
-            self._index_passage_rows()
+            self._from_fts5()
         except sqlite3.Error as exc:
             raise StoreError(f"cannot open the catalog {path}: {exc}") from exc
         self._lock = threading.RLock()
@@ -98,26 +101,43 @@ class SQLiteCatalog(SQLCatalog):
         self.location = str(path)
         self._readers = threading.local()  # per-thread read connections for lexical search
         self._reader_list: list[sqlite3.Connection] = []
-        self._pool: ThreadPoolExecutor | None = None
+        self._lexical = PassageIndex(path.parent / LEXICAL_DIR)
+        self._catch_up_lock = threading.Lock()
+        #: passages written or deleted by this process and not yet in the keyword index
+        self._unindexed = False
+        self._catch_up(wait=False)  # after a crash, or a catalog from before the index
 
-    def _index_passage_rows(self) -> None:
-        """Migration: fill passage_rows for a catalog written before it existed (once)."""
-        with self._db:
-            if self._db.execute("SELECT value FROM meta WHERE key = 'passage_rows'").fetchone():
-                return
-            self._db.execute("BEGIN IMMEDIATE")
-            self._db.execute("DELETE FROM passage_rows")
-            self._db.execute(
-                "INSERT INTO passage_rows (rowid, article_id) "
-                "SELECT rowid, article_id FROM passages_fts"
-            )
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('passage_rows', '1')")
+    def _from_fts5(self) -> None:
+        """Migration: move an FTS5-era catalog's passages (passages_fts) into `passages`
+        under the same rowids; the keyword index is then built from them."""
+        if not self._has_table("passages_fts"):
+            return
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if self._has_table("passages_fts"):  # not moved by another process meanwhile
+                self._db.execute(
+                    "INSERT INTO passages (rowid, article_id, chunk_id, title, text) "
+                    "SELECT rowid, article_id, chunk_id, title, text FROM passages_fts "
+                    "ORDER BY rowid"
+                )
+                for table in ("passages_vocab", "passages_fts", "passage_rows"):
+                    self._db.execute(f"DROP TABLE IF EXISTS {table}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def _has_table(self, name: str) -> bool:
+        row = self._db.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (name,)
+        ).fetchone()
+        return row is not None
 
     def close(self) -> None:
-        """Close the connections."""
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-            self._pool = None
+        """Close the connections, after indexing what this process wrote."""
+        if self._unindexed:
+            with contextlib.suppress(StoreError):
+                self._catch_up(wait=True)
         for reader in self._reader_list:
             reader.close()
         self._reader_list.clear()
@@ -168,7 +188,7 @@ class SQLiteCatalog(SQLCatalog):
             except sqlite3.Error as exc:
                 raise StoreError(f"catalog query failed: {exc}") from exc
 
-    # --- article rows and the FTS5 index -----------------------------------------------------
+    # --- article rows and the keyword index ----------------------------------------------------
     def _upsert_article(self, tx: Tx, row: ArticleRow) -> None:
         columns = [*ARTICLE_COLUMNS, "state", "failure"]
         tx.execute(
@@ -181,53 +201,110 @@ class SQLiteCatalog(SQLCatalog):
         for article in articles:
             aid = article.row.article_id
             for cid, title, text in article.passages:
-                rowid = tx.execute(
-                    "INSERT INTO passage_rows (article_id) VALUES (?) RETURNING rowid", (aid,)
-                ).fetchone()[0]
                 tx.execute(
-                    "INSERT INTO passages_fts (rowid, chunk_id, article_id, title, text) "
-                    "VALUES (?, ?, ?, ?, ?)",
-                    (rowid, cid, aid, title, text),
+                    "INSERT INTO passages (article_id, chunk_id, title, text) VALUES (?, ?, ?, ?)",
+                    (aid, cid, title, text),
                 )
+        self._unindexed = True
 
     def _delete_passages(self, tx: Tx, article_ids: Sequence[str]) -> None:
-        """Remove the articles' BM25 rows, found through passage_rows (no FTS table scan)."""
+        """Remove the articles' passages, noting their rowids for the keyword index."""
         marks = ", ".join("?" * len(article_ids))
-        tx.execute(
-            "DELETE FROM passages_fts WHERE rowid IN "
-            f"(SELECT rowid FROM passage_rows WHERE article_id IN ({marks}))",
+        found = tx.execute(
+            f"INSERT OR IGNORE INTO lexical_deleted (rowid) SELECT rowid FROM passages "
+            f"WHERE article_id IN ({marks})",
             article_ids,
-        )
-        tx.execute(f"DELETE FROM passage_rows WHERE article_id IN ({marks})", article_ids)
+        ).rowcount
+        if found:
+            tx.execute(f"DELETE FROM passages WHERE article_id IN ({marks})", article_ids)
+            self._unindexed = True
+
+    def publish(self, *, refreshed: bool = False) -> int:
+        """Index what this process wrote, then count the writes as visible (other processes'
+        searches see the keyword index's commit by then)."""
+        if self._unindexed:
+            self._catch_up(wait=True)
+        return super().publish(refreshed=refreshed)
+
+    def _catch_up(self, *, wait: bool) -> None:
+        """Bring the keyword index up to the catalog: delete the removed rowids, add the rows
+        past its mark. Left to the process that holds the index's writer, if one does."""
+        with self._catch_up_lock:
+            self._unindexed = False
+            mark = self._lexical.mark
+            deleted = [int(r[0]) for r in self._read("SELECT rowid FROM lexical_deleted", ())]
+            top = int(self._read("SELECT COALESCE(MAX(rowid), 0) FROM passages", ())[0][0])
+            if top <= mark and not deleted:
+                return
+            try:
+                done = self._lexical.apply(deleted, self._rows_after(mark), wait=wait)
+            except BaseException:
+                self._unindexed = True
+                raise
+            if done is None:
+                logger.info("keyword index busy: another process is indexing")
+                self._unindexed = True
+                return
+            with self.transaction() as tx:
+                for i in range(0, len(deleted), ROWIDS_PER_QUERY):
+                    part = deleted[i : i + ROWIDS_PER_QUERY]
+                    marks = ", ".join("?" * len(part))
+                    tx.execute(f"DELETE FROM lexical_deleted WHERE rowid IN ({marks})", part)
+
+    def _rows_after(self, mark: int) -> Iterator[tuple[int, str, str]]:
+        """The passages past the mark, by rowid, read in pages (a rebuild reads them all)."""
+        while True:
+            rows = self._read(
+                "SELECT rowid, title, text FROM passages WHERE rowid > ? ORDER BY rowid LIMIT 5000",
+                (mark,),
+            )
+            if not rows:
+                return
+            for rowid, title, text in rows:
+                yield int(rowid), str(title or ""), str(text or "")
+            mark = int(rows[-1][0])
 
     # --- lexical search ------------------------------------------------------------------------
     def search_lexical(
         self, query: str, *, limit: int, filters: Filters | None = None
     ) -> list[tuple[str, float]]:
-        """(chunk_id, bm25 score, higher is better) of passages matching the query's terms;
-        StoreError when the index cannot be read.
+        """(chunk_id, bm25 score, higher is better) of stored passages matching the query's
+        terms; StoreError when the index cannot be read.
 
-        BM25 scores every passage that holds a query word (~28k of 100k for a news question),
-        so a large catalog is scored in LEXICAL_PARTS rowid ranges at once, each on its own
-        read connection (SQLite releases the GIL). FTS5 takes its statistics from the whole
-        table whatever the range, so the merged ranking is the single query's."""
-        match = fts_query(query)
-        if not match:
+        tantivy returns the best rowids; the catalog keeps those of stored articles (and
+        passing the filters). A filtered search starts from FILTERED_POOL of the best and
+        reads further only when too few of them pass, so its ranking is the exact one."""
+        terms = self._lexical.terms(query_terms(query))
+        if not terms or limit <= 0:
             return []
+        if self._unindexed:
+            self._catch_up(wait=True)
         condition, params = sql_where(filters)
-        # passage_rows shares the FTS rowids; read like the ranges, off the writer's lock.
-        top = int(self._read("SELECT COALESCE(MAX(rowid), 0) FROM passage_rows", ())[0][0])
-        parts = LEXICAL_PARTS if top > SPLIT_ROWS else 1
-        bounds = [(top * i // parts + (i > 0), top * (i + 1) // parts) for i in range(parts)]
-        jobs = [
-            self._lexical_pool().submit(self._lexical_part, match, condition, params, limit, b)
-            for b in bounds[1:]
-        ]
-        rows = self._lexical_part(match, condition, params, limit, bounds[0])
-        for job in jobs:
-            rows += job.result()
-        rows.sort(key=lambda r: -r[1])
-        return [(str(r[0]), float(r[1])) for r in rows[:limit]]
+        pool = max(FILTERED_POOL, LEXICAL_POOL * limit) if params else LEXICAL_POOL * limit
+        while True:
+            hits = self._lexical.search(terms, pool)
+            chunks = self._stored_chunks([rowid for rowid, _ in hits], condition, params)
+            ranked = [(chunks[r], score) for r, score in hits if r in chunks]
+            if len(ranked) >= limit or len(hits) < pool:  # enough, or every match read
+                return ranked[:limit]
+            pool *= FILTERED_GROWTH
+
+    def _stored_chunks(
+        self, rowids: Sequence[int], condition: str, params: Sequence[object]
+    ) -> dict[int, str]:
+        """{rowid: chunk_id} of those rowids whose article is stored and passes the filters."""
+        found: dict[int, str] = {}
+        for i in range(0, len(rowids), ROWIDS_PER_QUERY):
+            part = rowids[i : i + ROWIDS_PER_QUERY]
+            rows = self._read(
+                "SELECT p.rowid, p.chunk_id FROM passages AS p "
+                "JOIN articles AS a ON a.article_id = p.article_id "
+                f"WHERE p.rowid IN ({', '.join('?' * len(part))}) AND a.state = 'stored' "
+                f"AND {condition}",
+                (*part, *params),
+            )
+            found.update((int(r[0]), str(r[1])) for r in rows)
+        return found
 
     def term_counts(self, terms: Iterable[str]) -> tuple[dict[str, int], int]:
         """({term: passages holding it} for the terms the index has seen, passages in all):
@@ -236,51 +313,12 @@ class SQLiteCatalog(SQLCatalog):
         wanted = list(dict.fromkeys(t for t in terms if t))[:64]
         if not wanted:
             return {}, 0
-        rows = self._read(
-            f"SELECT term, doc FROM passages_vocab WHERE term IN ({', '.join('?' * len(wanted))})",
-            wanted,
-        )
-        # The highest rowid stands for the passage count (exact but for rewritten articles'
-        # gaps; a COUNT(*) costs ~10 ms at 1M passages on every question).
-        total = int(self._read("SELECT COALESCE(MAX(rowid), 0) FROM passage_rows", ())[0][0])
-        return {str(r[0]): int(r[1]) for r in rows}, total
-
-    def _lexical_part(
-        self,
-        match: str,
-        condition: str,
-        params: Sequence[object],
-        limit: int,
-        bounds: tuple[int, int],
-    ) -> list[tuple[Any, ...]]:
-        # Rank on rowid and score alone, then read columns and join the best few: at 100k
-        # passages reading article_id for each match before sorting cost 3x.
-        pool = max(FILTERED_POOL, LEXICAL_POOL * limit) if params else LEXICAL_POOL * limit
-        rows = self._read(
-            "SELECT f.chunk_id, t.score FROM (SELECT rowid, "
-            "-bm25(passages_fts, 0.0, 0.0, 0.6, 1.0) AS score FROM passages_fts "
-            "WHERE passages_fts MATCH ? AND rowid BETWEEN ? AND ? "
-            "ORDER BY score DESC LIMIT ?) AS t "
-            "JOIN passages_fts AS f ON f.rowid = t.rowid "
-            "JOIN articles AS a ON a.article_id = f.article_id "
-            f"WHERE a.state = 'stored' AND {condition} ORDER BY t.score DESC LIMIT ?",
-            (match, *bounds, pool, *params, limit),
-        )
-        if len(rows) < limit:  # too few stored (or passing) among the best: scan them all
-            rows = self._read(
-                "SELECT f.chunk_id, -bm25(passages_fts, 0.0, 0.0, 0.6, 1.0) AS score "
-                "FROM passages_fts AS f JOIN articles AS a ON a.article_id = f.article_id "
-                "WHERE passages_fts MATCH ? AND f.rowid BETWEEN ? AND ? "
-                f"AND a.state = 'stored' AND {condition} ORDER BY score DESC LIMIT ?",
-                (match, *bounds, *params, limit),
-            )
-        return rows
-
-    def _lexical_pool(self) -> ThreadPoolExecutor:
-        with self._lock:
-            if self._pool is None:
-                self._pool = ThreadPoolExecutor(LEXICAL_PARTS - 1, thread_name_prefix="kb-fts")
-            return self._pool
+        if self._unindexed:
+            self._catch_up(wait=True)
+        stored = {term: self._lexical.terms([term]) for term in wanted}  # as the index cuts it
+        counts, total = self._lexical.doc_freq([t for ts in stored.values() for t in ts])
+        held = {term: min(counts.get(t, 0) for t in ts) for term, ts in stored.items() if ts}
+        return {term: n for term, n in held.items() if n}, total
 
     def _read(self, sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
         """A read on this thread's own connection (WAL readers run in parallel with each

@@ -8,7 +8,7 @@ from kb.language import STOPWORDS
 from kb.question import fold
 
 _TERM = re.compile(r"\w+", re.UNICODE)
-#: A word as SQLite's unicode61 tokenizer cuts one (an underscore separates words).
+#: A word as the keyword indexes cut one: letters and digits (an underscore separates words).
 _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 
 
@@ -18,11 +18,6 @@ def query_terms(text: str) -> list[str]:
     terms = [t.lower() for t in _TERM.findall(text)]
     content = [t for t in terms if t not in STOPWORDS and len(t) > 1] or terms
     return list(dict.fromkeys(content))[:32]
-
-
-def fts_query(text: str) -> str:
-    """An FTS5 MATCH expression: the query's content words, quoted, OR-ed."""
-    return " OR ".join(f'"{t}"' for t in query_terms(text))
 
 
 def folded_terms(text: str) -> set[str]:

@@ -121,7 +121,7 @@ def call_timer(kb: KnowledgeBase) -> Iterator[list[tuple[str, float]]]:
 
 
 #: BM25 runs on a worker thread beside the question's embedding and the vector search.
-PARALLEL = "FTS5 BM25 (in parallel)"
+PARALLEL = "BM25 (in parallel)"
 
 
 OTHER = "other (waiting for BM25, fusion, answer)"
