@@ -154,18 +154,28 @@ class Searcher:
         query = " ".join(query.split())
         if not query or k <= 0:
             return SearchResult([])
-        found = self._ranked(query, k, filters)
+        window = narrow(filters, when) if when and (when.since or when.until) else None
+        if window is not None and not self.catalog.latest(limit=1, filters=window):
+            window = None  # nothing from that time: the whole index's ranking alone
+        # With a window, both rankings read the same FILTER_DEPTH nearest of the whole index
+        # (one store query instead of two).
+        nearest = _Nearest(self.store) if window is not None else None
+        # and the time's keyword search runs on the second worker while the whole index's
+        # ranking is made
+        early = self._start_lexical(query, _pool(k, window), window) if window else None
+        found = self._ranked(query, k, filters, nearest=nearest)
         if when is None:
             return found
         if when.since is None and when.until is None:
             return replace(found, hits=newest_first(found.hits))
-        window = narrow(filters, when)
-        if not self.catalog.latest(limit=1, filters=window):
+        if window is None:
             return found
         # The time's own articles first (a search of their own: they may rank below the
         # candidates of the whole index), then the rest.
         # A preference, not a filter: the window's passages among the nearest suffice.
-        inside = self._ranked(query, k, window, vector=found.vector, exact=False)
+        inside = self._ranked(
+            query, k, window, vector=found.vector, exact=False, nearest=nearest, started=early
+        )
         first = inside.hits[:TIME_FIRST]
         seen = {h.chunk_id for h in first}
         rest = [h for h in found.hits if h.chunk_id not in seen][: k - len(seen)]
@@ -180,18 +190,24 @@ class Searcher:
         *,
         vector: np.ndarray | None = None,
         exact: bool = True,
+        nearest: _Nearest | None = None,
+        started: Future[list[tuple[str, float]]] | None = None,
     ) -> SearchResult:
         """The k best hits and the query's vector (vector: one already computed). Both rankings
         are of chunk ids; texts and metadata are read for the top few only. exact=False lets
-        a filtered dense ranking stop at the allowed passages among the nearest (_dense)."""
+        a filtered dense ranking stop at the allowed passages among the nearest (_dense);
+        nearest shares the whole index's nearest between one question's rankings; started is
+        this ranking's keyword search when already started."""
         self.catch_up()
-        pool = max(CANDIDATES, 4 * k) * (4 if filters and filters.categories else 1)
+        pool = _pool(k, filters)
         foreign = is_foreign(query)
-        lexical_job = self._start_lexical(query, pool, filters)
+        lexical_job = started or self._start_lexical(query, pool, filters)
         try:
             if vector is None:
                 vector = self.embedder().embed([query])[0]
-            dense = self._dense(vector, pool, filters, foreign=foreign, exact=exact)
+            dense = self._dense(
+                vector, pool, filters, foreign=foreign, exact=exact, nearest=nearest
+            )
         finally:
             lexical, degraded = _lexical_ids(lexical_job)
         weight = dense_weight(self.embedder().name, foreign=foreign)
@@ -214,6 +230,7 @@ class Searcher:
         *,
         foreign: bool,
         exact: bool = True,
+        nearest: _Nearest | None = None,
     ) -> list[str]:
         """The ids of the store's limit nearest passages within filters (none in "lexical"
         retrieval). Filtered, the allowed ones among the FILTER_DEPTH nearest of the whole
@@ -222,12 +239,14 @@ class Searcher:
         if self.retrieval == "lexical":
             return []
         query = self._query_vector(vector, foreign=foreign)
-        if not filters:
+        if not filters and nearest is None:
             return [cid for cid, _ in self.store.query(query, k=limit)]
         depth = max(FILTER_DEPTH, limit)
-        nearest = [cid for cid, _ in self.store.query(query, k=depth)]
-        allowed = self._allowed(nearest, filters)
-        if len(allowed) >= limit or len(nearest) < depth or not exact:
+        ids = (nearest or _Nearest(self.store)).ids(query, depth)
+        if not filters:
+            return ids[:limit]
+        allowed = self._allowed(ids, filters)
+        if len(allowed) >= limit or len(ids) < depth or not exact:
             return allowed[:limit]
         # Chroma tests all the filters but categories; the catalog tests them all.
         filtered = self.store.query(query, k=limit, where=chroma_where(filters))
@@ -285,6 +304,29 @@ class Searcher:
         if primary is not None and english_only(primary.name) and foreign:
             main = FOREIGN_DENSE_WEIGHT
         return np.asarray(weighted(vector, main, MULTILINGUAL_WEIGHT))
+
+
+def _pool(k: int, filters: Filters | None) -> int:
+    """How many candidates each ranking gives for k hits (more when categories filter, which
+    the store cannot test)."""
+    return max(CANDIDATES, 4 * k) * (4 if filters and filters.categories else 1)
+
+
+class _Nearest:
+    """One question's nearest passages in the whole index, read once for its rankings (the
+    query vector is the same for each)."""
+
+    def __init__(self, store: ChromaStore) -> None:
+        self._store = store
+        self._ids: list[str] = []
+        self._depth = 0
+
+    def ids(self, query: np.ndarray, depth: int) -> list[str]:
+        """The ids of the depth nearest passages (fewer when the store holds fewer)."""
+        if depth > self._depth:
+            self._ids = [cid for cid, _ in self._store.query(query, k=depth)]
+            self._depth = depth
+        return self._ids[:depth]
 
 
 def _lexical_ids(

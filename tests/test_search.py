@@ -152,10 +152,11 @@ class _CountingStore:
     """The index's store, counting the queries the store itself filters."""
 
     def __init__(self, store: ChromaStore) -> None:
-        self.store, self.filtered = store, 0
+        self.store, self.filtered, self.queries = store, 0, 0
 
     def query(self, vector, *, k, where=None):  # type: ignore[no-untyped-def]
         self.filtered += where is not None
+        self.queries += 1
         return self.store.query(vector, k=k, where=where)
 
     def __getattr__(self, name: str) -> object:
@@ -197,15 +198,26 @@ def test_a_time_preference_takes_its_passages_from_the_nearest_only(  # type: ig
     so the store is never asked to filter."""
     store, catalog, embedder = index
     monkeypatch.setattr("kb.search.FILTER_DEPTH", 2)
+    monkeypatch.setattr("kb.search.TIME_FIRST", 1)  # one passage of the time, then the rest
     counting = _CountingStore(store)
     searcher = Searcher(counting, catalog, lambda: embedder, retrieval="dense")  # type: ignore[arg-type]
     january = TimeScope(
         datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC), "in January", "", False
     )
-    found = searcher.search("Steel tariffs were raised again this January", k=3, when=january)
+    found_query = "Steel tariffs were raised again this January"
+    found = searcher.search(found_query, k=3, when=january)
     assert found.hits[0].article_id == "steel-2026"
     assert counting.filtered == 0
+    # the whole index's ranking and the time's read the same nearest: one store query
+    assert counting.queries == 1
+    whole = Searcher(store, catalog, lambda: embedder, retrieval="dense")
+    alone = [h.chunk_id for h in whole.search(found_query, k=3).hits]
+    first = {h.chunk_id for h in found.hits[:1]}
+    rest = [h.chunk_id for h in found.hits[1:]]
+    assert len(rest) == 2
+    assert rest == [cid for cid in alone if cid not in first][:2]  # the same ranking
     searcher.close()
+    whole.close()
 
 
 def test_rrf_rewards_agreement_between_rankings() -> None:

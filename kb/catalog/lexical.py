@@ -188,7 +188,8 @@ class PassageIndex:
             self._index.reload()  # what another process committed since
             searcher = self._index.searcher()
             hits = searcher.search(self._query(terms), limit=limit, count=False).hits
-            return [(int(searcher.doc(address)["rowid"][0]), float(s)) for s, address in hits]
+            rowids = searcher.fast_field_values("rowid", [address for _, address in hits])
+            return [(int(r), float(s)) for r, (s, _) in zip(rowids, hits, strict=True) if r]
         except (OSError, ValueError, RuntimeError) as exc:
             raise StoreError(f"cannot read the keyword index {self.directory}: {exc}") from exc
 
@@ -228,7 +229,7 @@ class PassageIndex:
         if not total:
             return []
         hits = searcher.search(tantivy.Query.all_query(), limit=total, count=False).hits
-        return [int(searcher.doc(address)["rowid"][0]) for _, address in hits]
+        return [int(r) for r in searcher.fast_field_values("rowid", [a for _, a in hits]) if r]
 
     def size(self) -> int:
         """Passages in the index."""

@@ -45,6 +45,7 @@ CREATE TABLE IF NOT EXISTS articles (
     content_hash TEXT, meta_hash TEXT, item_fingerprint TEXT, fetched_at TEXT,
     passages INTEGER DEFAULT 0,
     state TEXT NOT NULL DEFAULT 'pending', failure TEXT);
+CREATE INDEX IF NOT EXISTS articles_by_published ON articles (published);
 CREATE TABLE IF NOT EXISTS passages (
     rowid INTEGER PRIMARY KEY AUTOINCREMENT, article_id TEXT NOT NULL, chunk_id TEXT NOT NULL,
     title TEXT, text TEXT NOT NULL);
@@ -105,7 +106,10 @@ class SQLiteCatalog(SQLCatalog):
         self._catch_up_lock = threading.Lock()
         #: passages written or deleted by this process and not yet in the keyword index
         self._unindexed = False
-        self._catch_up(wait=False)  # after a crash, or a catalog from before the index
+        try:  # after a crash, or a catalog from before the index
+            self._catch_up(wait=False)
+        except StoreError as exc:  # the catalog still opens; the next search tries again
+            logger.warning("%s", exc)
 
     def _from_fts5(self) -> None:
         """Migration: move an FTS5-era catalog's passages (passages_fts) into `passages`
