@@ -160,9 +160,6 @@ class Searcher:
         # With a window, both rankings read the same FILTER_DEPTH nearest of the whole index
         # (one store query instead of two).
         nearest = _Nearest(self.store) if window is not None else None
-        # and the time's keyword search runs on the second worker while the whole index's
-        # ranking is made
-        early = self._start_lexical(query, _pool(k, window), window) if window else None
         found = self._ranked(query, k, filters, nearest=nearest)
         if when is None:
             return found
@@ -173,9 +170,7 @@ class Searcher:
         # The time's own articles first (a search of their own: they may rank below the
         # candidates of the whole index), then the rest.
         # A preference, not a filter: the window's passages among the nearest suffice.
-        inside = self._ranked(
-            query, k, window, vector=found.vector, exact=False, nearest=nearest, started=early
-        )
+        inside = self._ranked(query, k, window, vector=found.vector, exact=False, nearest=nearest)
         first = inside.hits[:TIME_FIRST]
         seen = {h.chunk_id for h in first}
         rest = [h for h in found.hits if h.chunk_id not in seen][: k - len(seen)]
@@ -191,17 +186,15 @@ class Searcher:
         vector: np.ndarray | None = None,
         exact: bool = True,
         nearest: _Nearest | None = None,
-        started: Future[list[tuple[str, float]]] | None = None,
     ) -> SearchResult:
         """The k best hits and the query's vector (vector: one already computed). Both rankings
         are of chunk ids; texts and metadata are read for the top few only. exact=False lets
         a filtered dense ranking stop at the allowed passages among the nearest (_dense);
-        nearest shares the whole index's nearest between one question's rankings; started is
-        this ranking's keyword search when already started."""
+        nearest shares the whole index's nearest between one question's rankings."""
         self.catch_up()
-        pool = _pool(k, filters)
+        pool = max(CANDIDATES, 4 * k) * (4 if filters and filters.categories else 1)
         foreign = is_foreign(query)
-        lexical_job = started or self._start_lexical(query, pool, filters)
+        lexical_job = self._start_lexical(query, pool, filters)
         try:
             if vector is None:
                 vector = self.embedder().embed([query])[0]
@@ -304,12 +297,6 @@ class Searcher:
         if primary is not None and english_only(primary.name) and foreign:
             main = FOREIGN_DENSE_WEIGHT
         return np.asarray(weighted(vector, main, MULTILINGUAL_WEIGHT))
-
-
-def _pool(k: int, filters: Filters | None) -> int:
-    """How many candidates each ranking gives for k hits (more when categories filter, which
-    the store cannot test)."""
-    return max(CANDIDATES, 4 * k) * (4 if filters and filters.categories else 1)
 
 
 class _Nearest:

@@ -88,19 +88,21 @@ class PassageIndex:
         if mark is None or mark.get("schema") != SCHEMA_VERSION:
             if self.directory.exists():
                 logger.warning("rebuilding the keyword index %s from the catalog", self.directory)
-                shutil.rmtree(self.directory)
-            self.directory.mkdir(parents=True)
-            self._write_mark(0)
+            self._empty()
         try:
             index = tantivy.Index(self._schema, path=str(self.directory), reuse=True)
         except ValueError as exc:  # segments unreadable: start again from the catalog
             logger.warning("keyword index %s unreadable (%s); rebuilding it", self.directory, exc)
-            shutil.rmtree(self.directory)
-            self.directory.mkdir(parents=True)
-            self._write_mark(0)
+            self._empty()
             index = tantivy.Index(self._schema, path=str(self.directory), reuse=True)
         index.register_tokenizer(_ANALYZER, self._words)
         return index
+
+    def _empty(self) -> None:
+        """An empty directory with mark 0: the catalog's rows are all added at the catch-up."""
+        shutil.rmtree(self.directory, ignore_errors=True)
+        self.directory.mkdir(parents=True)
+        self._write_mark(0)
 
     # --- the mark ------------------------------------------------------------------------------
     def _read_mark(self) -> dict[str, int] | None:
