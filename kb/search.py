@@ -47,6 +47,10 @@ TIME_FIRST = 3
 #: it ask the vector store to filter, which scans Chroma's metadata: at 100k passages 65-460 ms
 #: a query against 10 ms for the 1,000 nearest (2026-11-30, scripts/bench.py --scale 100k).
 FILTER_DEPTH = 1000
+#: The time a question names is a preference, not a filter: its passages are taken among this
+#: many nearest of the whole index, which the question's whole-index ranking shares (at 1M
+#: passages the 1,000 nearest cost 8.4 ms, the 300 nearest 3.3 ms; 2026-12-01).
+PREFERENCE_DEPTH = 300
 #: Weight of the dense ranking in the fusion for a question in another language than an
 #: English-only model's (measured on 400 XQuAD-es questions: recall@5 0.915 at 1.0, 0.958 at
 #: 0.35; es->en and English questions unchanged, they keep 1.0). With the multilingual model
@@ -157,27 +161,27 @@ class Searcher:
         window = narrow(filters, when) if when and (when.since or when.until) else None
         if window is not None and not self.catalog.latest(limit=1, filters=window):
             window = None  # nothing from that time: the whole index's ranking alone
-        # With a window, both rankings read the same FILTER_DEPTH nearest of the whole index
-        # (one store query instead of two).
+        # With a window, both rankings read the same nearest of the whole index (one store
+        # query instead of two), and the passages of both are read at once.
         nearest = _Nearest(self.store) if window is not None else None
-        found = self._ranked(query, k, filters, nearest=nearest)
-        if when is None:
-            return found
-        if when.since is None and when.until is None:
-            return replace(found, hits=newest_first(found.hits))
+        found = self._ranking(query, k, filters, nearest=nearest)
         if window is None:
-            return found
+            result = self._result(found, k, query, self._read(found.ids[: 2 * k]))
+            if when is not None and when.since is None and when.until is None:
+                return replace(result, hits=newest_first(result.hits))
+            return result
         # The time's own articles first (a search of their own: they may rank below the
         # candidates of the whole index), then the rest.
         # A preference, not a filter: the window's passages among the nearest suffice.
-        inside = self._ranked(query, k, window, vector=found.vector, exact=False, nearest=nearest)
-        first = inside.hits[:TIME_FIRST]
+        inside = self._ranking(query, k, window, vector=found.vector, exact=False, nearest=nearest)
+        stored = self._read(list(dict.fromkeys(inside.ids[: 2 * k] + found.ids[: 2 * k])))
+        first = self._result(inside, k, query, stored).hits[:TIME_FIRST]
         seen = {h.chunk_id for h in first}
-        rest = [h for h in found.hits if h.chunk_id not in seen][: k - len(seen)]
+        rest = [h for h in self._result(found, k, query, stored).hits if h.chunk_id not in seen]
         degraded = tuple(dict.fromkeys(found.degraded + inside.degraded))
-        return SearchResult(first + rest, found.vector, degraded)
+        return SearchResult(first + rest[: k - len(seen)], found.vector, degraded)
 
-    def _ranked(
+    def _ranking(
         self,
         query: str,
         k: int,
@@ -186,11 +190,11 @@ class Searcher:
         vector: np.ndarray | None = None,
         exact: bool = True,
         nearest: _Nearest | None = None,
-    ) -> SearchResult:
-        """The k best hits and the query's vector (vector: one already computed). Both rankings
-        are of chunk ids; texts and metadata are read for the top few only. exact=False lets
-        a filtered dense ranking stop at the allowed passages among the nearest (_dense);
-        nearest shares the whole index's nearest between one question's rankings."""
+    ) -> _Ranking:
+        """The fused ranking's chunk ids, best first and kept diverse by article, and the
+        query's vector (vector: one already computed). exact=False lets a filtered dense
+        ranking stop at the allowed passages among the nearest (_dense); nearest shares the
+        whole index's nearest between one question's rankings."""
         self.catch_up()
         pool = max(CANDIDATES, 4 * k) * (4 if filters and filters.categories else 1)
         foreign = is_foreign(query)
@@ -208,12 +212,26 @@ class Searcher:
         ranked = diversify(
             [cid for cid, _ in fused], {cid: article_of_chunk(cid) for cid, _ in fused}
         )
-        # A few spare ids: BM25 may name a passage this client cannot read yet (mid-write).
-        stored = self.store.get(ranked[: 2 * k])
-        top = [cid for cid in ranked[: 2 * k] if cid in stored][:k]
+        return _Ranking(ranked, vector, degraded)
+
+    def _read(self, ids: list[str]) -> dict[str, tuple[str, dict[str, Any], np.ndarray]]:
+        """Text, metadata and vector of the passages a result shows (texts and metadata are
+        read for the top few only)."""
+        return self.store.get(ids)
+
+    def _result(
+        self,
+        ranking: _Ranking,
+        k: int,
+        query: str,
+        stored: Mapping[str, tuple[str, Mapping[str, Any], np.ndarray]],
+    ) -> SearchResult:
+        """The ranking's k best hits among its 2k best ids (a few spare: BM25 may name a
+        passage this client cannot read yet, mid-write), scored against the query."""
+        top = [cid for cid in ranking.ids[: 2 * k] if cid in stored][:k]
         language = question_language(query)
-        hits = [self._scored_hit(cid, *stored[cid], vector, language) for cid in top]
-        return SearchResult(hits, vector, degraded)
+        hits = [self._scored_hit(cid, *stored[cid], ranking.vector, language) for cid in top]
+        return SearchResult(hits, ranking.vector, ranking.degraded)
 
     def _dense(
         self,
@@ -228,13 +246,14 @@ class Searcher:
         """The ids of the store's limit nearest passages within filters (none in "lexical"
         retrieval). Filtered, the allowed ones among the FILTER_DEPTH nearest of the whole
         index are those limit nearest when there are limit of them (or the depth is the whole
-        index); otherwise the store filters (unless not exact: then those found are all)."""
+        index); otherwise the store filters. Not exact (a preference), the allowed ones among
+        the PREFERENCE_DEPTH nearest are all, as are the nearest shared unfiltered."""
         if self.retrieval == "lexical":
             return []
         query = self._query_vector(vector, foreign=foreign)
         if not filters and nearest is None:
             return [cid for cid, _ in self.store.query(query, k=limit)]
-        depth = max(FILTER_DEPTH, limit)
+        depth = max(FILTER_DEPTH if filters and exact else PREFERENCE_DEPTH, limit)
         ids = (nearest or _Nearest(self.store)).ids(query, depth)
         if not filters:
             return ids[:limit]
@@ -297,6 +316,16 @@ class Searcher:
         if primary is not None and english_only(primary.name) and foreign:
             main = FOREIGN_DENSE_WEIGHT
         return np.asarray(weighted(vector, main, MULTILINGUAL_WEIGHT))
+
+
+@dataclass(frozen=True)
+class _Ranking:
+    """One ranking of a search: chunk ids best first, the query's vector, and a note for each
+    part that failed."""
+
+    ids: list[str]
+    vector: np.ndarray
+    degraded: tuple[str, ...]
 
 
 class _Nearest:

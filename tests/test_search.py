@@ -152,12 +152,17 @@ class _CountingStore:
     """The index's store, counting the queries the store itself filters."""
 
     def __init__(self, store: ChromaStore) -> None:
-        self.store, self.filtered, self.queries = store, 0, 0
+        self.store, self.filtered, self.queries, self.depths, self.reads = store, 0, 0, [], 0
 
     def query(self, vector, *, k, where=None):  # type: ignore[no-untyped-def]
         self.filtered += where is not None
         self.queries += 1
+        self.depths.append(k)
         return self.store.query(vector, k=k, where=where)
+
+    def get(self, ids):  # type: ignore[no-untyped-def]
+        self.reads += 1
+        return self.store.get(ids)
 
     def __getattr__(self, name: str) -> object:
         return getattr(self.store, name)
@@ -197,7 +202,8 @@ def test_a_time_preference_takes_its_passages_from_the_nearest_only(  # type: ig
     """A time the question names is a preference: its passages among the nearest are enough,
     so the store is never asked to filter."""
     store, catalog, embedder = index
-    monkeypatch.setattr("kb.search.FILTER_DEPTH", 2)
+    monkeypatch.setattr("kb.search.PREFERENCE_DEPTH", 2)
+    monkeypatch.setattr("kb.search.CANDIDATES", 1)  # a search of k=3 ranks 12 passages
     monkeypatch.setattr("kb.search.TIME_FIRST", 1)  # one passage of the time, then the rest
     counting = _CountingStore(store)
     searcher = Searcher(counting, catalog, lambda: embedder, retrieval="dense")  # type: ignore[arg-type]
@@ -208,8 +214,10 @@ def test_a_time_preference_takes_its_passages_from_the_nearest_only(  # type: ig
     found = searcher.search(found_query, k=3, when=january)
     assert found.hits[0].article_id == "steel-2026"
     assert counting.filtered == 0
-    # the whole index's ranking and the time's read the same nearest: one store query
-    assert counting.queries == 1
+    # the whole index's ranking and the time's read the same nearest, PREFERENCE_DEPTH (or
+    # the ranking's own pool, if deeper) of them: one store query; and one read of passages
+    assert counting.depths == [12]
+    assert counting.reads == 1
     whole = Searcher(store, catalog, lambda: embedder, retrieval="dense")
     alone = [h.chunk_id for h in whole.search(found_query, k=3).hits]
     first = {h.chunk_id for h in found.hits[:1]}
