@@ -50,6 +50,7 @@ import numpy as np
 from kb.cli.progress import show_measuring_progress
 from kb.evaluation.bench import (
     STAGES,
+    STORE_PROBE,
     copy_index,
     grow_and_measure,
     measure,
@@ -168,6 +169,12 @@ def render_scales(scales: list[dict[str, Any]], copies: dict[str, Any] | None) -
             f"{copies['xquad_docs']} XQuAD paragraphs) and perturbed copies; a copy's vector is "
             f"at cosine {copies['cosine']:.3f} to its original (sigma {copies['sigma']:.4f}), "
             "as the model puts a perturbed text (kb/evaluation/scale.py)"
+        )
+    if copies and "store_add_per_s" in copies:
+        lines.append(
+            f"  Chroma alone adds {copies['store_add_per_s']:.0f} vectors/s to an empty "
+            f"collection ({STORE_PROBE} random vectors, ids only): the most any load or import "
+            "reaches here"
         )
     return lines
 

@@ -39,6 +39,8 @@ STAGES = ("feeds", "fetch", "extract", "chunk", "embed", "store")
 LARGE = 1_000_000  # from here on, --large-runs query passes (each call takes ~1 s)
 POOL = 50  # the dense candidates search() asks Chroma for (kb.knowledge_base.CANDIDATES)
 Case = tuple[str, str]  # (question, original URL of its gold article)
+#: Random vectors store_add_rate adds to an empty Chroma collection.
+STORE_PROBE = 20_000
 
 
 def reset_peak_rss() -> None:
@@ -207,6 +209,33 @@ def hnsw_quality(
     return found / max(total, 1), statistics.mean(ratios)
 
 
+def store_add_rate(dimension: int, count: int = STORE_PROBE) -> float:
+    """Vectors per second Chroma alone adds to a fresh embedded collection like kb's (cosine
+    HNSW): count random unit vectors of the index's dimension, ids only, in Chroma's largest
+    batches. Its graph costs more per vector as it grows, so this is an upper bound on what
+    loading or importing any number of passages beyond count can reach on this machine,
+    whatever kb does around the store."""
+    import chromadb
+
+    rng = np.random.default_rng(0)
+    with tempfile.TemporaryDirectory(prefix="kb-store-probe-") as folder:
+        client = chromadb.PersistentClient(path=folder)
+        collection = client.create_collection(
+            "store-probe", embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+        batch = int(client.get_max_batch_size())
+        started = time.perf_counter()
+        for start in range(0, count, batch):
+            n = min(batch, count - start)
+            vectors = rng.standard_normal((n, dimension)).astype(np.float32)
+            vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+            collection.add(ids=[f"p{start + i}" for i in range(n)], embeddings=vectors)
+        elapsed = time.perf_counter() - started
+        with suppress(Exception):
+            client.clear_system_cache()  # let go of the folder before it is removed
+    return count / elapsed
+
+
 def measure(
     kb: KnowledgeBase,
     cases: Sequence[Case],
@@ -349,6 +378,8 @@ def grow_and_measure(
     sigma = noise_for(cosine, len(base[0].passages[0][3]))
     store = ScaledStore(kb, base, sigma=sigma, capacity=max(targets))
     copies = {"base_passages": store.count, "xquad_docs": xquad, "cosine": cosine, "sigma": sigma}
+    logger.info("scale: Chroma's own add rate (%d random vectors)", STORE_PROBE)
+    copies["store_add_per_s"] = store_add_rate(len(base[0].passages[0][3]))
     logger.info(
         "scale: base %d passages; copies at cosine %.3f (sigma %.4f)", store.count, cosine, sigma
     )

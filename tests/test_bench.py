@@ -1,0 +1,47 @@
+"""The benchmark's own measurements (scripts/bench.py), on small inputs."""
+
+from __future__ import annotations
+
+import math
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from kb.cli.bench import render_scales
+from kb.evaluation.bench import store_add_rate
+
+
+def test_the_store_probe_adds_into_a_folder_it_removes(monkeypatch: pytest.MonkeyPatch) -> None:
+    made: list[Path] = []
+    real = tempfile.TemporaryDirectory
+
+    def recording(*args, **kwargs):  # type: ignore[no-untyped-def]
+        folder = real(*args, **kwargs)
+        made.append(Path(folder.name))
+        return folder
+
+    monkeypatch.setattr(tempfile, "TemporaryDirectory", recording)
+    rate = store_add_rate(16, count=300)
+    assert math.isfinite(rate)
+    assert rate > 0
+    assert len(made) == 1
+    assert not made[0].exists()
+
+
+def test_the_scale_table_names_the_stores_own_add_rate() -> None:
+    row = {
+        "name": "10k",
+        "passages": 10_000,
+        "passes": 1,
+        "store_mb_per_1k": 14.9,
+        "recall_at_5": 0.9,
+        "story_recall_at_5": 0.9,
+        "peak_rss_mb": 900.0,
+        "hnsw_recall_at_50": 0.99,
+        "ask_breakdown_ms": {"Chroma query": 2.0},
+    }
+    copies = {"base_passages": 4071, "xquad_docs": 480, "cosine": 0.95, "sigma": 0.01}
+    lines = render_scales([row], {**copies, "store_add_per_s": 1234.4})
+    assert any("Chroma alone adds 1234 vectors/s" in line for line in lines)
+    assert not any("Chroma alone" in line for line in render_scales([row], copies))
