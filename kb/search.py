@@ -166,7 +166,7 @@ class Searcher:
         nearest = _Nearest(self.store) if window is not None else None
         found = self._ranking(query, k, filters, nearest=nearest)
         if window is None:
-            result = self._result(found, k, query, self._read(found.ids[: 2 * k]))
+            result = self._result(found, k, query, self.store.get(found.ids[: 2 * k]))
             if when is not None and when.since is None and when.until is None:
                 return replace(result, hits=newest_first(result.hits))
             return result
@@ -174,7 +174,7 @@ class Searcher:
         # candidates of the whole index), then the rest.
         # A preference, not a filter: the window's passages among the nearest suffice.
         inside = self._ranking(query, k, window, vector=found.vector, exact=False, nearest=nearest)
-        stored = self._read(list(dict.fromkeys(inside.ids[: 2 * k] + found.ids[: 2 * k])))
+        stored = self.store.get(list(dict.fromkeys(inside.ids[: 2 * k] + found.ids[: 2 * k])))
         first = self._result(inside, k, query, stored).hits[:TIME_FIRST]
         seen = {h.chunk_id for h in first}
         rest = [h for h in self._result(found, k, query, stored).hits if h.chunk_id not in seen]
@@ -213,11 +213,6 @@ class Searcher:
             [cid for cid, _ in fused], {cid: article_of_chunk(cid) for cid, _ in fused}
         )
         return _Ranking(ranked, vector, degraded)
-
-    def _read(self, ids: list[str]) -> dict[str, tuple[str, dict[str, Any], np.ndarray]]:
-        """Text, metadata and vector of the passages a result shows (texts and metadata are
-        read for the top few only)."""
-        return self.store.get(ids)
 
     def _result(
         self,
