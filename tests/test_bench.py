@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -12,21 +11,14 @@ from kb.cli.bench import render_scales
 from kb.evaluation.bench import store_add_rate
 
 
-def test_the_store_probe_adds_into_a_folder_it_removes(monkeypatch: pytest.MonkeyPatch) -> None:
-    made: list[Path] = []
-    real = tempfile.TemporaryDirectory
-
-    def recording(*args, **kwargs):  # type: ignore[no-untyped-def]
-        folder = real(*args, **kwargs)
-        made.append(Path(folder.name))
-        return folder
-
-    monkeypatch.setattr(tempfile, "TemporaryDirectory", recording)
+def test_the_store_probe_adds_in_a_folder_it_removes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the probe's own process makes its folder here
     rate = store_add_rate(16, count=300)
     assert math.isfinite(rate)
     assert rate > 0
-    assert len(made) == 1
-    assert not made[0].exists()
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_scale_table_names_the_stores_own_add_rate() -> None:

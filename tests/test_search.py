@@ -152,11 +152,10 @@ class _CountingStore:
     """The index's store, counting the queries the store itself filters."""
 
     def __init__(self, store: ChromaStore) -> None:
-        self.store, self.filtered, self.queries, self.depths, self.reads = store, 0, 0, [], 0
+        self.store, self.filtered, self.depths, self.reads = store, 0, [], 0
 
     def query(self, vector, *, k, where=None):  # type: ignore[no-untyped-def]
         self.filtered += where is not None
-        self.queries += 1
         self.depths.append(k)
         return self.store.query(vector, k=k, where=where)
 
