@@ -8,6 +8,8 @@ for kb.retrieval = "dense", "lexical" and "fused" on the same index:
     item links answer 404, so the feed's text is what gets ingested) into two more indexes:
     English questions on English paragraphs, Spanish on Spanish, Spanish on English (there the
     answer strings are the English ones: they must occur in English passages).
+Answers: how often ask()'s text holds a gold answer string, beside its ceilings (the string in
+a top-5 passage, in the top 30, and how often the text holds it when a top-5 passage does).
 Abstention: how often ask() is confident on answerable questions (RealTimeQA, XQuAD in every
 direction) and declines unanswerable ones: the same questions asked of their index with their
 own article (XQuAD: paragraph) and every passage holding an answer string taken out (the near
@@ -42,7 +44,7 @@ from typing import Any
 from kb.cli.progress import show_measuring_progress
 from kb.config import BACKENDS, Settings
 from kb.evaluation import recipe
-from kb.evaluation.metrics import MODES
+from kb.evaluation.metrics import CEILING_DEPTH, MODES
 from kb.evaluation.quality import RECIPE, run
 
 SET_NAMES = {
@@ -100,7 +102,9 @@ def near_miss_key(answers_key: str) -> str:
 def answer_lines(result: dict[str, Any]) -> list[str]:
     """Answers per set (text holds the answer, answered, wrongly declined) beside the share
     declined of the same questions with their article and answers taken out (near miss), then
-    declines on questions of another data set, then the dated set."""
+    the ceilings (the answer string in a top-5 or deeper passage; how often the text holds it
+    when a top-5 passage does), declines on questions of another data set, then the dated
+    set."""
     lines = [
         f"{'answers (ask)':30s} {'n':>5s} {'text holds answer':>18s} {'answered':>9s} "
         f"{'gold in top 5':>14s} {'wrongly declined (of those)':>28s} {'near miss declined':>19s}"
@@ -111,6 +115,16 @@ def answer_lines(result: dict[str, Any]) -> list[str]:
             f"{SET_NAMES[key]:30s} {s['questions']:5d} {s['text_holds_answer']:18.3f} "
             f"{s['answered']:9.3f} {s['retrieved']:14.3f} {s['wrongly_declined']:28.3f} "
             + (f"{near['declined']:19.3f}" if near else f"{'-':>19s}")
+        )
+    lines += [
+        "",
+        f"{'ceilings (answer string in passages)':30s} {'n':>5s} {'in a top-5 passage':>19s} "
+        f"{f'in the top {CEILING_DEPTH}':>15s} {'text holds it, of the top-5 ones':>33s}",
+    ]
+    for key, s in result["answers"].items():
+        lines.append(
+            f"{SET_NAMES[key]:30s} {s['questions']:5d} {s['answer_in_top5']:19.3f} "
+            f"{s[f'answer_in_top{CEILING_DEPTH}']:15.3f} {s['text_holds_of_top5']:33.3f}"
         )
     lines += ["", f"{'declined (the index cannot answer)':52s} {'n':>5s}  {'share':>6s}"]
     for label, key in (

@@ -102,23 +102,39 @@ def confident_share(kb: KnowledgeBase, questions: Sequence[str]) -> tuple[float,
     return confident / max(len(questions), 1), latencies
 
 
+#: How deep the answers' ceiling looks: a gold answer string in none of this many passages is
+#: beyond any choice of sentence, and beyond reading more passages.
+CEILING_DEPTH = 30
+
+
 def score_answers(
     kb: KnowledgeBase, cases: Sequence[Case], gold_of: Callable[[str], str | None]
 ) -> dict[str, float]:
     """ask() on answerable questions: the share whose answer text holds a gold answer string,
     the share answered at all, and the share declined among those whose gold article is in
-    the top 5 passages (a wrong decline: the evidence was there); ask()'s median milliseconds."""
-    holds = answered = retrieved = wrongly = 0
+    the top 5 passages (a wrong decline: the evidence was there); ask()'s median milliseconds.
+    Beside them the ceilings: the share with a gold answer string in a top-5 passage (what a
+    perfect choice of sentence could quote) and in the top CEILING_DEPTH, and of those with it
+    in the top 5, the share whose answer text holds it (how well the sentence is chosen)."""
+    holds = answered = retrieved = wrongly = available = deep = held_available = 0
     latencies = []
     for case in cases:
         started = time.perf_counter()
         answer = kb.ask(case.question)
         latencies.append(1000 * (time.perf_counter() - started))
-        found = case.gold in {gold_of(h.url) for h in kb.search(case.question, k=5)}
+        hits = kb.search(case.question, k=5)
+        found = case.gold in {gold_of(h.url) for h in hits}
+        holding = answer.confident and answer_in([answer.text], case.answers)
+        in_top5 = answer_in((h.text for h in hits), case.answers)
         answered += answer.confident
-        holds += answer.confident and answer_in([answer.text], case.answers)
+        holds += holding
         retrieved += found
         wrongly += found and not answer.confident
+        available += in_top5
+        held_available += in_top5 and holding
+        deep += in_top5 or answer_in(
+            (h.text for h in kb.search(case.question, k=CEILING_DEPTH)), case.answers
+        )
     n = max(len(cases), 1)
     return {
         "questions": len(cases),
@@ -126,6 +142,9 @@ def score_answers(
         "answered": answered / n,
         "retrieved": retrieved / n,
         "wrongly_declined": wrongly / max(retrieved, 1),
+        "answer_in_top5": available / n,
+        f"answer_in_top{CEILING_DEPTH}": deep / n,
+        "text_holds_of_top5": held_available / max(available, 1),
         "ask_p50_ms": statistics.median(latencies) if latencies else 0.0,
     }
 
