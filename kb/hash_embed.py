@@ -34,7 +34,14 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 
 
 class HashEmbedder:
-    """Unit vectors of hashed word, word-pair and character 3-gram features (kb.embed.Embedder)."""
+    """Unit vectors of hashed word, word-pair and character 3-gram features (kb.embed.Embedder).
+
+    It reads no meaning (reads_meaning: the answer finds no word by it), and a question's
+    cosine to a sentence that answers it runs lower than a model's: similarity_offset puts it
+    on the main model's scale for the answer's thresholds (kb.answer.sentences.similarity_to)."""
+
+    reads_meaning = False
+    similarity_offset = 0.3
 
     def __init__(self, dimension: int = 384, *, max_tokens: int = 256) -> None:
         self.dimension = dimension

@@ -110,9 +110,7 @@ class KnowledgeBase:
         self._fetcher = fetcher
         #: The query path this facade delegates to: the search, then the answer from its hits.
         self.searcher = Searcher(self.store, self.catalog, lambda: self.embedder)
-        self.answerer = Answerer(
-            lambda: self.embedder, self.catalog.term_counts, clock=lambda: self.clock()
-        )
+        self.answerer = Answerer(lambda: self.embedder, clock=lambda: self.clock())
 
     @classmethod
     def open(

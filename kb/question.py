@@ -111,12 +111,16 @@ _EXPECTS: tuple[tuple[re.Pattern[str], str], ...] = (
         "number",
     ),
     (
-        re.compile(r"\b(when|what (year|date|day|month)|cu[aá]ndo|en qu[eé] (año|fecha))\b", re.I),
+        re.compile(
+            r"(?<!\w)(when|(what|which) (year|date|day|month)|cuándo|"
+            r"(en )?qu[eé] (año|fecha|día|mes))\b",
+            re.I,
+        ),
         "date",
     ),
-    (re.compile(r"\b(who|whom|whose|qui[eé]n(es)?)\b", re.I), "name"),
-    (re.compile(r"\b(where|d[oó]nde|which (country|city|state|continent))\b", re.I), "name"),
-    (re.compile(r"\b(which|what|cu[aá]l(es)?|qu[eé])\b", re.I), "thing"),
+    (re.compile(r"\b(who|whom|whose|quién(es)?)\b", re.I), "name"),
+    (re.compile(r"\b(where|dónde|which (country|city|state|continent))\b", re.I), "name"),
+    (re.compile(r"(?<!\w)(which|what|cuál(es)?|qué)\b", re.I), "thing"),
 )
 
 
@@ -290,10 +294,17 @@ def _names(tokens: list[str]) -> list[str]:
 
 
 def _expects(text: str) -> str:
-    for pattern, kind in _EXPECTS:
-        if pattern.search(text):
+    """The kind of answer asked for: a definition wherever it is asked ("What does IMMEX stand
+    for?"), else the kind of the first question word ("What sea bordered the empire when he
+    died?" asks for a thing, not a date; the first listed kind wins at one place)."""
+    first: tuple[int, int, str] | None = None
+    for order, (pattern, kind) in enumerate(_EXPECTS):
+        match = pattern.search(text)
+        if match and kind == "definition":
             return kind
-    return ""
+        if match and (first is None or (match.start(), order) < first[:2]):
+            first = (match.start(), order, kind)
+    return first[2] if first else ""
 
 
 def time_scope(text: str, now: datetime) -> tuple[TimeScope | None, str]:

@@ -37,6 +37,9 @@ class FakeEmbedder:
     name = "fake-hashing-embedder"
     dimension = 256
     max_tokens = 256
+    # As kb.hash_embed.HashEmbedder: no meaning, and bag-of-words cosines put on a model's scale.
+    reads_meaning = False
+    similarity_offset = 0.3
 
     def __init__(self, name: str = "fake-hashing-embedder") -> None:
         self.name = name

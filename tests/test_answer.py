@@ -10,21 +10,12 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from kb.answer import (
-    NO_ANSWER,
-    SENTENCE_MARGIN,
-    W_ADJACENT,
-    Answer,
-    Sentence,
-    _choose,
-    _definition,
-    answer_question,
-    candidate_sentences,
-    coverage,
-    quote,
-    rarity_from_counts,
-)
-from kb.question import analyse
+from kb.answer import NO_ANSWER, Answer, Sentence, answer_question
+from kb.answer.decline import coverage
+from kb.answer.evidence import evidence_of
+from kb.answer.sentences import SENTENCE_MARGIN, W_ADJACENT, candidate_sentences, choose, quote
+from kb.answer.span import definition
+from kb.question import analyse, fold
 from kb.search import Hit
 
 NOW = datetime(2026, 11, 30, tzinfo=UTC)
@@ -74,26 +65,25 @@ def hit(
 
 
 def similar_by_words(question: str) -> object:
-    """A stand-in for the model: a sentence's similarity is the share of the question's words
-    it holds (deterministic, no model)."""
-    wanted = {w.lower() for w in re.findall(r"\w+", question)}
+    """A stand-in for the model: a sentence's similarity is the share of the question's content
+    words it holds (deterministic, no model)."""
+    wanted = set(analyse(question, now=NOW).words)
 
     def similarity(texts: list[str]) -> list[float]:
         return [
-            len(wanted & {w.lower() for w in re.findall(r"\w+", t)}) / max(len(wanted), 1)
+            len(wanted & {fold(w) for w in re.findall(r"\w+", t)}) / max(len(wanted), 1)
             for t in texts
         ]
 
     return similarity
 
 
-def ask(question: str, hits: list[Hit], rarity: dict[str, float] | None = None) -> Answer:
+def ask(question: str, hits: list[Hit]) -> Answer:
     asked = analyse(question, now=NOW)
     return answer_question(
         asked,
         hits,
         similarity=similar_by_words(question),  # type: ignore[arg-type]
-        rarity=rarity if rarity is not None else dict.fromkeys(asked.words, 5.0),
     )
 
 
@@ -149,8 +139,8 @@ def test_a_definition_in_apposition_beats_the_lead_sentence(spelled: str) -> Non
 
 def test_a_capitalised_phrase_after_the_name_is_no_definition() -> None:
     asked = analyse("What does IMMEX stand for?", now=NOW)
-    assert _definition(asked, "IMMEX, Mexico's program for exporters, grew.") is None
-    assert _definition(asked, "Rules for IMMEX changed on Monday.") is None
+    assert definition(asked, "IMMEX, Mexico's program for exporters, grew.") is None
+    assert definition(asked, "Rules for IMMEX changed on Monday.") is None
 
 
 def test_the_answer_span_is_the_name_in_the_clause_of_the_question_words() -> None:
@@ -263,15 +253,12 @@ def test_a_number_of_a_name_counts_only_beside_that_name(
 def test_across_languages_the_number_of_a_name_counts_alone() -> None:
     """Names are translated ("Apolo 11", "Apollo 11"): across languages the number is enough,
     and still needed."""
-    from kb.answer import _evidence, idf_of
-
     asked = analyse("¿Quién recopiló los datos de aterrizaje originales del Apolo 11?", now=NOW)
-    weights = idf_of(asked, dict.fromkeys(asked.words, 5.0))
     text = "The original Apollo {} landing data was compiled by the Lunar and Planetary Lab."
     found = {}
     for mission in ("11", "13"):
         hits = [hit(text.format(mission), 1, language="en")]
-        found[mission] = coverage(asked, hits, [_evidence(h) for h in hits], 0, weights)
+        found[mission] = coverage(asked, hits, [evidence_of(h) for h in hits], 0, 0.5)
     assert found["11"].missing_numbers == ()
     assert found["13"].missing_numbers == ("Apolo 11",)
 
@@ -296,22 +283,18 @@ def test_no_hits_is_a_decline_that_says_nothing_matched() -> None:
     assert (answer.confident, answer.reason_code) == (False, "nothing")
 
 
-def test_coverage_weighs_rare_terms_of_the_index() -> None:
-    """A passage holding the common words but not the rare one covers little of the question."""
+def test_only_names_numbers_and_words_rare_in_the_language_are_asked_for() -> None:
+    """A passage lacking an ordinary word of the question ("fight") still covers it; lacking
+    a word rare in English ("molybdenum") it does not, and the reason names that word."""
     hits = [hit(STEEL, 1)]
-    asked = analyse("Will Mexico fight the zinc tariffs?", now=NOW)
-    from kb.answer import _evidence, idf_of
-
-    rarity = rarity_from_counts({"mexico": 900, "fight": 500, "zinc": 2, "tariffs": 300}, 1000)
-    weights = idf_of(asked, rarity)
-    cover = coverage(asked, hits, [_evidence(h) for h in hits], 0, weights)
-    assert cover.missing_terms == ("zinc",)
-    assert cover.terms < 0.6
-
-
-def test_rarity_is_bm25_idf() -> None:
-    rarity = rarity_from_counts({"common": 900, "rare": 1}, 1000)
-    assert rarity["rare"] > 6 > 1 > rarity["common"]
+    asked = analyse("Will Mexico battle the molybdenum tariffs?", now=NOW)
+    cover = coverage(asked, hits, [evidence_of(h) for h in hits], 0, 0.5)
+    assert cover.missing == ("molybdenum",)
+    answer = ask("Will Mexico battle the molybdenum tariffs?", hits)
+    assert (answer.confident, answer.reason_code) == (False, "missing")
+    assert "molybdenum" in answer.reason
+    assert "battle" not in answer.reason
+    assert ask("Will Mexico battle the steel tariffs?", hits).confident
 
 
 def test_passages_without_a_whole_sentence_give_no_answer() -> None:
@@ -320,17 +303,14 @@ def test_passages_without_a_whole_sentence_give_no_answer() -> None:
 
 
 def test_the_questions_numbers_count_like_its_names() -> None:
-    """A recall of another size is another recall: the missing number lowers the evidence."""
-    from kb.answer import _evidence, idf_of
-
+    """A recall of another size is another recall: the missing number is named."""
     asked = analyse("Which automaker recalled 2.9 million vehicles?", now=NOW)
-    weights = idf_of(asked, dict.fromkeys(asked.words, 5.0))
     other = [hit("Honda recalled 1.2 million vehicles over faulty airbags.", 1)]
     same = [hit("Ford recalled 2.9 million vehicles over a rollaway risk.", 2)]
-    missing = coverage(asked, other, [_evidence(h) for h in other], 0, weights)
-    held = coverage(asked, same, [_evidence(h) for h in same], 0, weights)
-    assert missing.missing_names == ("2.9",)
-    assert missing.names < held.names == 1.0
+    missing = coverage(asked, other, [evidence_of(h) for h in other], 0, 0.5)
+    held = coverage(asked, same, [evidence_of(h) for h in same], 0, 0.5)
+    assert "2.9" in missing.missing
+    assert "2.9" not in held.missing
 
 
 def test_another_language_with_nothing_alike_is_declined() -> None:
@@ -342,6 +322,7 @@ def test_another_language_with_nothing_alike_is_declined() -> None:
     assert not answer.confident
     assert answer.reason_code == "weak"
     assert answer.citations == []
+    assert [c.url for c in answer.related] == ["https://example.com/1"]  # the closest, shown
 
 
 def test_across_languages_names_and_words_that_read_alike_count() -> None:
@@ -369,7 +350,6 @@ def test_across_languages_the_multilingual_similarity_decides(
         asked,
         [hit(SURVEY, 1, language="en")],
         similarity=lambda texts: [0.0] * len(texts),
-        rarity=dict.fromkeys(asked.words, 5.0),
         crosslingual=crosslingual,
     )
     assert measured == [SURVEY]
@@ -377,26 +357,18 @@ def test_across_languages_the_multilingual_similarity_decides(
 
 
 def test_an_answerer_on_its_own_answers_from_a_question_and_hits() -> None:
-    """The answer step without a KnowledgeBase: a model (the fake one) and the index's term
-    counts are all it needs; it asks the counts for the question's words and carries the
-    search's notes."""
+    """The answer step without a KnowledgeBase: a model (the fake one) is all it needs; it
+    carries the search's notes."""
     from conftest import FakeEmbedder
 
     from kb.answer import Answerer
 
-    asked_for: list[list[str]] = []
-
-    def term_counts(terms: Iterable[str]) -> tuple[dict[str, int], int]:
-        asked_for.append(list(terms))
-        return {"immex": 2}, 1000
-
-    answerer = Answerer(lambda: FakeEmbedder(), term_counts, clock=lambda: NOW)
+    answerer = Answerer(lambda: FakeEmbedder(), clock=lambda: NOW)
     hits = [hit(IMMEX, 1), hit(STEEL, 2, score=0.2)]
     answer = answerer.answer("What does IMMEX stand for?", hits, degraded=("note",))
     assert answer.confident, answer.reason
     assert "Manufacturing, Maquiladora and Export Services Industry Program" in answer.text
     assert [c.url for c in answer.citations] == ["https://example.com/1"]
-    assert asked_for == [["immex"]]  # "stand for" asks for a definition: no topic word
     assert answer.degraded == ("note",)
     empty = answerer.answer("  ", hits)
     assert (empty.reason_code, empty.degraded) == ("empty", ())
@@ -419,7 +391,7 @@ def test_the_sentence_beside_the_best_is_quoted_with_it_in_the_passages_order() 
     scored = [replace(restates, score=3.0), replace(other, score=2.7), replace(names, score=2.55)]
     assert 2.55 < 2.7 < 2.55 + W_ADJACENT  # behind the other alone, ahead beside the best
     assert 3.0 - SENTENCE_MARGIN < 2.55
-    chosen = _choose(scored, hits)
+    chosen = choose(analyse("Why are Bed Bath & Beyond stores hot?", now=NOW), scored, hits)
     assert chosen == [scored[0], scored[2]]
     assert quote(chosen, hits, {0: 1}) == (
         "Bed Bath & Beyond shoppers say its stores are hot this summer. The company is turning "
@@ -472,10 +444,10 @@ class _WordModel:
 def test_word_translations_find_the_question_words_an_article_holds_translated() -> None:
     """Each word is embedded alone, once: a second question about the same words embeds
     nothing; short words, numbers and stopwords of the article are not offered."""
-    from kb.answer import WordTranslations
+    from kb.answer import WordMatcher
 
     model = _WordModel()
-    translations = WordTranslations(model)  # type: ignore[arg-type]
+    translations = WordMatcher(model)  # type: ignore[arg-type]
     offered = {"trucks", "customs", "laredo", "the", "at", "2026"}
     assert translations(["aduana", "camiones", "puente"], offered) == {"aduana", "camiones"}
     assert set(model.embedded) == {"aduana", "camiones", "puente", "trucks", "customs", "laredo"}
@@ -484,13 +456,12 @@ def test_word_translations_find_the_question_words_an_article_holds_translated()
     assert model.embedded == []
 
 
-def test_across_languages_a_translated_word_counts_and_a_missing_one_is_named() -> None:
-    """With translations a Spanish question's words are held by an English article that
-    holds them translated; a rare word with no translation there is reported missing."""
-    from kb.answer import _evidence, idf_of
-
+def test_across_languages_a_translated_word_counts_and_a_missing_one_weighs_less() -> None:
+    """With a matcher a Spanish question's words are held by an English article that holds
+    them translated; one with no translation there lowers the overlap but is not named (across
+    languages a rare word may be said with common ones): only names that read alike and
+    numbers are asked for."""
     asked = analyse("¿Cuántos camiones cruzaron la aduana de Laredo?", now=NOW)
-    weights = idf_of(asked, dict.fromkeys(asked.words, 5.0))
     lexicon = _WordModel.TRANSLATION
 
     def translations(words: Iterable[str], offered: Iterable[str]) -> set[str]:
@@ -498,12 +469,17 @@ def test_across_languages_a_translated_word_counts_and_a_missing_one_is_named() 
 
     holding = [hit("Trucks crossed the customs post at Laredo on Monday.", 1, language="en")]
     lacking = [hit("Trucks crossed the bridge at Laredo on Monday.", 1, language="en")]
-    evidence = [_evidence(h) for h in holding]
-    alone = coverage(asked, holding, evidence, 0, weights)
-    translated = coverage(asked, holding, evidence, 0, weights, translations=translations)
-    assert alone.terms < translated.terms == pytest.approx(1.0)
+    evidence = [evidence_of(h) for h in holding]
+    alone = coverage(asked, holding, evidence, 0, 0.5)
+    translated = coverage(asked, holding, evidence, 0, 0.5, translations)  # type: ignore[arg-type]
+    assert alone.overlap < translated.overlap == pytest.approx(1.0)
     missing = coverage(
-        asked, lacking, [_evidence(h) for h in lacking], 0, weights, translations=translations
+        asked,
+        lacking,
+        [evidence_of(h) for h in lacking],
+        0,
+        0.5,
+        translations,  # type: ignore[arg-type]
     )
-    assert missing.missing_terms == ("aduana",)
-    assert alone.missing_terms == ()  # without translations no word can be called missing
+    assert missing.overlap < translated.overlap
+    assert missing.missing == alone.missing == ()
