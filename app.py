@@ -104,7 +104,9 @@ SPANISH = {
     "{notes}",
     "Sources": "Fuentes",
     "Related": "Relacionados",
-    "Closest passages (they do not answer it)": ("Pasajes más cercanos (no la responden)"),
+    "Closest passages found (they do not answer it)": (
+        "Los pasajes más cercanos encontrados (no la responden)"
+    ),
     "Newest first (from “{phrase}”)": "Lo más reciente primero (por “{phrase}”)",
     "Articles from {label} first (from “{phrase}”)": (
         "Primero artículos de {label} (por “{phrase}”)"
@@ -588,7 +590,8 @@ def progress_of(stage: str, done: int, total: int) -> tuple[float, str]:
 # --- page sections ----------------------------------------------------------------------------
 def show_answer(answer: Answer) -> None:
     """The answer then the sources that back it, or the decline and its reason; the other
-    close passages under a collapsed "Related". A warning first when part of the search
+    close passages under a collapsed "Related" (after a decline, the closest found, shown
+    under a heading that says they do not answer it). A warning first when part of the search
     failed (the keyword search), so the answer may have missed passages."""
     if answer.degraded:
         notes = "; ".join(answer.degraded)
@@ -601,16 +604,20 @@ def show_answer(answer: Answer) -> None:
             st.html(citation_html(citation, highlight=True))
     else:
         st.info(escape_markdown(f"{tr(NO_ANSWER)} {answer.reason}".strip()))
-    if answer.related:
-        label = (
-            tr("Related") if answer.confident else tr("Closest passages (they do not answer it)")
-        )
-        with st.expander(f"{label} ({len(answer.related)})", expanded=False):
-            st.html(
-                '<div class="kb-related">'
-                + "".join(citation_html(c, highlight=False) for c in answer.related)
-                + "</div>"
-            )
+    if not answer.related:
+        return
+    cards = (
+        '<div class="kb-related">'
+        + "".join(citation_html(c, highlight=False) for c in answer.related)
+        + "</div>"
+    )
+    if answer.confident:
+        with st.expander(f"{tr('Related')} ({len(answer.related)})", expanded=False):
+            st.html(cards)
+    else:
+        # A decline still shows what came closest, said to be no answer.
+        st.subheader(tr("Closest passages found (they do not answer it)"))
+        st.html(cards)
 
 
 def show_time_scope(answer: Answer) -> bool:

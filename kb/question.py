@@ -188,6 +188,12 @@ def stem(word: str, language: str = "en") -> str:
     return fold(_stemmer("es" if language == "es" else "en").stemWord(word.lower()))
 
 
+def is_opener(word: str) -> bool:
+    """Whether a word is one that starts a question or clause (what, cuántas, the): capitalised
+    at the start of a question, still no name."""
+    return fold(word) in _OPENERS_FOLDED or fold(word) in _STOP
+
+
 def norm(token: str) -> str:
     """A word as questions and passages are compared: folded, numbers without thousands
     separators."""

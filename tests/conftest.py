@@ -173,6 +173,24 @@ def real_index(
     return index
 
 
+#: The one article of the smallest knowledge base a new user starts with.
+STEEL_ARTICLE = (
+    "Steel tariffs rose to 25 percent on imports of steel products, officials said on Monday."
+)
+
+
+@pytest.fixture(scope="session")
+def steel_index(tmp_path_factory: pytest.TempPathFactory, real_embedder) -> Path:  # type: ignore[no-untyped-def]
+    """An index holding one article (STEEL_ARTICLE) with the real models, fed over HTTP."""
+    from kb.evaluation.data import Doc
+    from kb.evaluation.feed_server import ingest_docs
+
+    index = tmp_path_factory.mktemp("steel-index")
+    doc = Doc("steel-tariffs", "Steel tariffs go up", STEEL_ARTICLE)
+    ingest_docs(index, {"trade": [doc]}, real_embedder).close()
+    return index
+
+
 @pytest.fixture(scope="session")
 def hash_index(tmp_path_factory: pytest.TempPathFactory, server: FixtureServer) -> Path:
     """An index built once per session from every fixture feed on the hash backend (no model):

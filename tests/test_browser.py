@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from browser_support import CHROMIUM, ROOT, chromium_page, streamlit_app
-from conftest import fixture_feeds
+from conftest import STEEL_ARTICLE, fixture_feeds
 from playwright.sync_api import expect
 
 from kb import KnowledgeBase, Settings
@@ -144,6 +144,32 @@ def test_a_spanish_browser_gets_the_spanish_page_and_the_english_source_in_chrom
         expect(source.first.locator(".kb-lang")).to_have_text("EN")
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "browser-spanish-page.png"), full_page=True)
+
+
+@pytest.mark.real_model
+def test_a_one_article_knowledge_base_answers_plain_questions_in_chromium(
+    steel_index: Path, tmp_path: Path
+) -> None:
+    """A new user's first knowledge base holds one article: plain questions about it are
+    answered with its sentence; one it cannot answer is declined with the closest passage
+    shown under a heading that says it does not answer."""
+    with (
+        streamlit_app(steel_index, tmp_path / "streamlit.log") as url,
+        chromium_page(height=1600) as page,
+    ):
+        for question in ("What happened to steel tariffs?", "How high are the steel tariffs?"):
+            ask(page, url, question)
+            answer = page.locator(".kb-answer")
+            expect(answer).to_contain_text(STEEL_ARTICLE, timeout=ANSWER_TIMEOUT_MS)
+            expect(answer).to_contain_text("25 percent")
+        ask(page, url, "How many jobs did the steel tariffs cost?")
+        expect(page.get_by_text("holds no good answer")).to_be_visible(timeout=ANSWER_TIMEOUT_MS)
+        expect(page.get_by_text("give no number or amount for this")).to_be_visible()
+        expect(page.get_by_role("heading", name="Closest passages found")).to_be_visible()
+        expect(page.locator(".kb-related .kb-card").first).to_contain_text("25 percent")
+        assert page.locator(".kb-answer").count() == 0
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "browser-steel-declined.png"), full_page=True)
 
 
 @pytest.fixture

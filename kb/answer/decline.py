@@ -43,7 +43,7 @@ from kb.search import Hit, same_language
 #: prints the answerable questions wrongly declined beside the unanswerable ones declined.
 W_OVERLAP = 0.5
 MIN_EVIDENCE = 0.75
-MIN_CROSS_EVIDENCE = 0.55
+MIN_CROSS_EVIDENCE = 0.5
 #: The share of a question's weight (its words weighed by their rarity in the language, names
 #: and numbers at least kb.answer.evidence.NAME_WEIGHT) that the names, numbers and rare words
 #: the quoted article lacks may carry before the answer is declined: a reader adds a place or a
@@ -201,29 +201,40 @@ def coverage(
     if not same:
         openings = {opening(w) for w in held.words if len(w) >= COGNATE_CHARS}
         unheld = [w for w in unheld if w in names or opening(w) not in openings]
-    found: set[str] = set()
-    if unheld and matcher is not None:
-        by_meaning = [w for w in unheld if not w[0].isdigit()]
-        found = matcher(by_meaning, held.words) if by_meaning else set()
     lacking = [
-        w
-        for w in wanted
-        if not holds(w) and w not in found and not (w.isalpha() and misspelled(w, held.words))
+        w for w in wanted if not holds(w) and not (w.isalpha() and misspelled(w, held.words))
     ]
-    unheld = [w for w in unheld if w not in found]
     # The share is of the whole question's weight: a place a reader adds for context ("in the
     # US") is a small part of a question that says much else.
     key_weight = {w: weights.get(w, NAME_WEIGHT) for w in wanted}
     whole = sum(weights.values()) + sum(v for w, v in key_weight.items() if w not in weights)
-    return Coverage(
-        missing_year=missing_year,
-        missing_numbers=missing_numbers,
-        missing=tuple(lacking),
-        missing_share=sum(key_weight[w] for w in lacking) / (whole or 1.0),
-        similarity=similarity,
-        overlap=share_held(weights, set(weights) - set(unheld)),
-        same_language=same,
-    )
+
+    def covered(found: set[str]) -> Coverage:
+        missing = [w for w in lacking if w not in found]
+        return Coverage(
+            missing_year=missing_year,
+            missing_numbers=missing_numbers,
+            missing=tuple(missing),
+            missing_share=sum(key_weight[w] for w in missing) / (whole or 1.0),
+            similarity=similarity,
+            overlap=share_held(weights, set(weights) - (set(unheld) - found)),
+            same_language=same,
+        )
+
+    cover = covered(set())
+    # Words found by meaning can only add to what is held: the model is asked only when what
+    # is held as written would decline.
+    by_meaning = [w for w in unheld if not w[0].isdigit()]
+    if matcher is None or not by_meaning or _settled(cover):
+        return cover
+    return covered(matcher(by_meaning, held.words))
+
+
+def _settled(cover: Coverage) -> bool:
+    """Whether the article covers the question well enough to answer on what it holds as
+    written (what words found by meaning add cannot change that)."""
+    floor = MIN_EVIDENCE if cover.same_language else MIN_CROSS_EVIDENCE
+    return cover.missing_share < MISSING_SHARE and cover.evidence >= floor
 
 
 def judge(question: Question, cover: Coverage, *, kind: float) -> tuple[str, str]:

@@ -28,7 +28,7 @@ MIN_SENTENCE_WORDS = 4
 #: Sentences embedded per question (the best by the cheap features): ~3 ms each; a question
 #: that asks for a kind of thing also has its best KIND_EMBEDDED sentences holding one embedded.
 EMBEDDED_SENTENCES = 5
-KIND_EMBEDDED = 3
+KIND_EMBEDDED = 1
 SIMILARITY_CHARS = 300
 #: The answer quotes the best sentence and the next best one (that is not the same words) when
 #: it scores this close (scripts/evaluate.py measures what two sentences gain over one).
@@ -148,37 +148,46 @@ def score_sentences(
     written = {w: as_written(question, w) for w in weights}
     lang = question.language
 
-    def share(held: Held, openings: frozenset[str] | None, language: str) -> float:
-        """The share of the question's weight held; across languages (openings given) also
-        by words that open alike."""
-        got = 0.0
-        for word, weight in weights.items():
-            if (
-                held.holds(written[word], lang)
-                or (language != lang and held.holds(written[word], language))
-                or (openings is not None and alike[word] in openings)
-            ):
-                got += weight
-        return got / total
+    def held_words(
+        held: Held, openings: frozenset[str] | None, language: str, among: Iterable[str]
+    ) -> set[str]:
+        """The question's words (of among) held; across languages (openings given) also by
+        words that open alike."""
+        return {
+            word
+            for word in among
+            if held.holds(written[word], lang)
+            or (language != lang and held.holds(written[word], language))
+            or (openings is not None and alike[word] in openings)
+        }
+
+    def share(found: set[str]) -> float:
+        return sum(weights[w] for w in found) / total
 
     foreign = [not same_language(lang, e.language) for e in evidence]
-    context = [
-        share(e.held, e.openings if other else None, e.language)
+    # What a passage (with its title) holds bounds what its sentences hold: a sentence is only
+    # checked for those words.
+    in_passage = [
+        held_words(e.held, e.openings if other else None, e.language, weights)
         for e, other in zip(evidence, foreign, strict=True)
     ]
+    context = [share(found) for found in in_passage]
     cheap: list[Sentence] = []
     kinds: dict[Sentence, float] = {}
     for sentence in sentences:
         hit = hits[sentence.hit]
         text = hit.text[sentence.start : sentence.end]
         language = evidence[sentence.hit].language
-        held = Held.of(words(text), language, text)
-        openings = (
-            frozenset(opening(t) for t in held.words if len(t) >= COGNATE_CHARS)
-            if foreign[sentence.hit]
-            else None
-        )
-        match = share(held, openings, language)
+        candidates = in_passage[sentence.hit]
+        match = 0.0
+        if candidates:
+            held = Held.of(words(text), language, text)
+            openings = (
+                frozenset(opening(t) for t in held.words if len(t) >= COGNATE_CHARS)
+                if foreign[sentence.hit]
+                else None
+            )
+            match = share(held_words(held, openings, language, candidates))
         kind = holds_kind(question, text)
         if kind >= 1.0 and question.expects in CHECKED_KINDS:
             kind = kind_strength(question, text)

@@ -233,25 +233,39 @@ class Held:
             others = table.get(folded)
             if others and any(p in self.words for p in others):
                 return True
-        return self._same_place(folded)
+        # A people or place is matched to the text's names (its capitalised words) only.
+        return bool(self.names) and _maybe_place(folded) and self._same_place(folded)
 
     def _same_place(self, word: str) -> bool:
         """A people or place in the question, its place or people in the text: the shorter
-        one's stem opens the other and covers all of it but its ending."""
+        one's stem opens the other and covers all of it but its ending (up to 3 letters)."""
         root = place_stem(word)
-        if len(root) < 3:
-            return False
-        for name in self.names:
-            if len(name) < 4:
-                continue
-            if name.startswith(root) and len(root) >= len(name) - 3:
-                return True
-            other = place_stem(name)
-            if len(other) >= 3 and word.startswith(other) and len(other) >= len(word) - 3:
-                return True
-            if word in _PLACES.get(name, ()):
-                return True
-        return False
+        if len(root) >= 3 and root in _openings(self.names):
+            return True
+        stems = _place_stems(self.names)
+        if any(word[:k] in stems for k in range(max(3, len(word) - 3), len(word) + 1)):
+            return True
+        return any(word in _PLACES.get(name, ()) for name in self.names if name in _PLACES)
+
+
+@lru_cache(maxsize=4096)
+def _openings(names: frozenset[str]) -> frozenset[str]:
+    """Each name's openings that leave at most 3 letters: 'mexico' -> 'mexi', 'mexic', ..."""
+    return frozenset(
+        n[:k] for n in names if len(n) >= 4 for k in range(max(3, len(n) - 3), len(n) + 1)
+    )
+
+
+@lru_cache(maxsize=4096)
+def _place_stems(names: frozenset[str]) -> frozenset[str]:
+    """The names' stems as peoples or places (place_stem) of 3 letters or more."""
+    return frozenset(p for n in names if len(n) >= 4 and len(p := place_stem(n)) >= 3)
+
+
+@lru_cache(maxsize=100_000)
+def _maybe_place(word: str) -> bool:
+    """Whether a folded word can be a people or place: long enough, no number."""
+    return len(word) >= 4 and word.isalpha()
 
 
 def _initials(tokens: Sequence[str]) -> frozenset[str]:
@@ -261,7 +275,8 @@ def _initials(tokens: Sequence[str]) -> frozenset[str]:
     run: list[str] = []
     for token in [*tokens, "."]:
         if token[:1].isupper() and token.isalpha():
-            run.append(token)
+            if run or fold(token) not in STOPWORDS:  # "The European Central Bank": ECB
+                run.append(token)
             continue
         if run and fold(token) in _NAME_JOINERS:
             continue

@@ -43,7 +43,7 @@ from typing import Any
 
 from kb.cli.progress import show_measuring_progress
 from kb.config import BACKENDS, Settings
-from kb.evaluation import recipe
+from kb.evaluation import recipe, reworded
 from kb.evaluation.metrics import CEILING_DEPTH, MODES
 from kb.evaluation.quality import RECIPE, run
 
@@ -133,6 +133,7 @@ def answer_lines(result: dict[str, Any]) -> list[str]:
     ):
         s = result["abstention"][key]
         lines.append(f"{label:52s} {s['questions']:5d}  {s['declined']:6.3f}")
+    lines += ["", *reworded_lines(result)]
     t = result["time"]
     lines += [
         "",
@@ -140,6 +141,27 @@ def answer_lines(result: dict[str, Any]) -> list[str]:
         f"article cited {t['gold_cited']:.3f}, text holds answer {t['text_holds_answer']:.3f}; "
         f"three years off: declined {t['wrong_month_declined']:.3f}",
     ]
+    return lines
+
+
+def reworded_lines(result: dict[str, Any]) -> list[str]:
+    """The reworded set (questions in a reader's words, kb.evaluation.reworded) per direction,
+    on the whole newsroom and on small indexes of their articles and a few others."""
+    lines = [
+        f"{'reworded set (ask)':30s} {'n':>5s} {'text holds answer':>18s} {'gold in top 5':>14s} "
+        f"{'wrongly declined (of those)':>28s} {'unanswerable':>13s} {'declined':>9s}"
+    ]
+    for index, label in (("newsroom", "newsroom"), ("small", "small indexes")):
+        scores = result["reworded"][index]
+        rows = [*((d, scores[d]) for d in reworded.DIRECTIONS), ("all", reworded.total(scores))]
+        for direction, s in rows:
+            lines.append(
+                f"{label + ', ' + direction:30s} {s['answerable']:5d} "
+                f"{s['text_holds_answer']:18.3f} {s['retrieved']:14.3f} "
+                f"{s['wrongly_declined']:28.3f} {s['unanswerable']:13d} {s['declined']:9.3f}"
+            )
+        named = scores["ordinary_words_named"]
+        lines.append(f"{'':30s} ordinary words named in reasons: {', '.join(named) or 'none'}")
     return lines
 
 

@@ -8,7 +8,7 @@ import argparse
 import logging
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,7 +17,7 @@ import numpy as np
 
 from kb.config import Settings
 from kb.embed import Embedder
-from kb.evaluation import recipe
+from kb.evaluation import recipe, reworded
 from kb.evaluation.data import Case, load_questions, realtimeqa_docs, xquad_docs
 from kb.evaluation.extraction import evaluate_extraction
 from kb.evaluation.feed_server import doc_id_of, ingest_docs, settings_for
@@ -72,6 +72,7 @@ def evaluate_newsroom(
     embedder: CachedEmbedder,
     questions: dict[str, list[Case]],
     recipe_model: Any = None,
+    reworded_set: Sequence[reworded.Reworded] = (),
 ) -> dict[str, Any]:
     """RealTimeQA retrieval and the newsroom's abstention numbers; with recipe_model (the
     recipe's embeddings), the standard recipe's RealTimeQA retrieval on the same feeds too."""
@@ -113,7 +114,10 @@ def evaluate_newsroom(
             out[f"declined_xquad_{lang}"] = declined_share(
                 kb, [c.question for c in questions[f"abstain-{lang}"]]
             )
+        logger.info("newsroom: the reworded set, on the whole newsroom and on small indexes")
+        out["reworded"] = reworded.score(kb, reworded_set, room.original)
         kb.close()
+        out["reworded_small"] = reworded.small_index_score(reworded_set, embedder)
         if recipe_model is not None:
             out["items"] = recipe.count_entries(room.feed_urls)
             logger.info(
@@ -196,13 +200,15 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     settings = Settings(multilingual=args.multilingual)
     embedder = CachedEmbedder(load_embedder(settings.model, args.backend, settings.multilingual))
     questions = load_questions(args.limit, args.abstain)
+    reworded_set = reworded.reworded_questions()[: args.limit or None]
     embedder.warm(c.question for cases in questions.values() for c in cases)
+    embedder.warm(q.question for q in reworded_set)
     result: dict[str, Any] = {
         "date": time.strftime("%Y-%m-%d %H:%M"),
         "model": f"{embedder.name} ({args.backend})",
     }
     recipe_model = recipe.load_embeddings() if args.compare else None
-    news = evaluate_newsroom(args, embedder, questions, recipe_model)
+    news = evaluate_newsroom(args, embedder, questions, recipe_model, reworded_set)
     with tempfile.TemporaryDirectory(prefix="kb-eval-xquad-") as tmp:
         xquad = evaluate_xquad(embedder, questions, Path(tmp), recipe_model)
     result["retrieval"] = {
@@ -236,6 +242,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "xquad_en_on_newsroom": news.pop("declined_xquad_en"),
         "xquad_es_on_newsroom": news.pop("declined_xquad_es"),
     }
+    result["reworded"] = {"newsroom": news.pop("reworded"), "small": news.pop("reworded_small")}
     result["time"] = news.pop("time_realtimeqa")
     result["ask_p50_ms_newsroom"] = news.pop("ask_p50_ms")
     logger.info("extraction: 181 scrapinghub and 88 fundus pages")

@@ -27,6 +27,7 @@ from kb.evaluation.feed_server import doc_id_of, ingest_docs
 from kb.evaluation.metrics import answer_in
 from kb.evaluation.shared import newsroom
 from kb.knowledge_base import KnowledgeBase
+from kb.question import is_opener
 
 SET = Path(__file__).with_name("sets") / "reworded.jsonl"
 #: Questions per small index, and the other articles it holds beside theirs.
@@ -74,8 +75,13 @@ _QUOTED = re.compile(r"“([^”]+)”")
 
 
 def ordinary_words_named(reason: str, language: str) -> list[str]:
-    """The ordinary words of the language a decline's reason names (it should name none)."""
-    return [w for w in _QUOTED.findall(reason) if " " not in w and is_ordinary(w.lower(), language)]
+    """The ordinary words of the language a decline's reason names (it should name none): a
+    capitalised word is a name, unless it is one that opens a question ("Cuántas")."""
+    return [
+        w
+        for w in _QUOTED.findall(reason)
+        if " " not in w and is_ordinary(w.lower(), language) and (w[:1].islower() or is_opener(w))
+    ]
 
 
 def score(
