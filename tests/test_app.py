@@ -110,7 +110,11 @@ def test_unanswerable_question_says_so(hash_env: Path) -> None:
     assert info.startswith(NO_ANSWER)
     assert "1998" in info  # the reason: the closest articles neither mention it nor are from it
     assert not any('class="kb-answer"' in b for b in html_bodies(at))
-    assert [h.value for h in at.subheader] == ["Timeline"]  # no "Answer", no "Sources"
+    # no "Answer", no "Sources": the closest passages, under a heading saying they do not answer
+    assert [h.value for h in at.subheader] == [
+        "Closest passages found (they do not answer it)",
+        "Timeline",
+    ]
     assert not any("<mark>" in b for b in html_bodies(at))
 
 

@@ -102,3 +102,30 @@ def test_the_evaluation_table_shows_the_ceilings_of_each_set() -> None:
     head = next(i for i, line in enumerate(lines) if line.startswith("ceilings"))
     assert f"in the top {CEILING_DEPTH}" in lines[head]
     assert lines[head + 1].split()[-4:] == ["206", "0.796", "0.820", "0.680"]
+
+
+def test_the_reworded_rows_add_up_their_directions() -> None:
+    """The reworded set's table: a row per direction and one for all, each share weighed by
+    its count, on the newsroom and on small indexes, and the ordinary words reasons named."""
+    from kb.cli.evaluate import reworded_lines
+
+    def row(n: int, holds: float, wrongly: float, m: int, declined: float) -> dict[str, Any]:
+        return {
+            "answerable": n,
+            "text_holds_answer": holds,
+            "retrieved": 1.0,
+            "wrongly_declined": wrongly,
+            "unanswerable": m,
+            "declined": declined,
+        }
+
+    scores = {
+        "en->en": row(100, 0.6, 0.02, 60, 0.5),
+        "es->en": row(50, 0.3, 0.08, 40, 0.25),
+        "es->es": row(0, 0.0, 0.0, 0, 0.0),
+        "ordinary_words_named": [],
+    }
+    lines = reworded_lines({"reworded": {"newsroom": scores, "small": scores}})
+    everything = next(line for line in lines if line.startswith("newsroom, all"))
+    assert everything.split()[2:] == ["150", "0.500", "1.000", "0.040", "100", "0.400"]
+    assert sum("ordinary words named in reasons: none" in line for line in lines) == 2

@@ -46,20 +46,24 @@ CNN_RECALL_AT_5 = 0.90  # measured 0.925 [0.950] (fused; 40 questions over 100 C
 CNN_ANSWER_IN_TOP5 = 0.75  # measured 0.800
 # Answers, measured 2026-11-30 (int8): the share of questions whose answer text holds a gold
 # answer string, and of those whose article is in the top 5 the share wrongly declined.
-XQUAD_TEXT_HOLDS_ANSWER = 0.83  # measured 0.847 (150 questions; 0.833 before the neighbour)
+XQUAD_TEXT_HOLDS_ANSWER = 0.80  # measured 0.820 on 2026-12-07 (150 questions; 0.847 before a
+# question asking for a number, date or name preferred the sentence giving one, which lifted
+# the reworded set; 0.833 before the neighbour)
 XQUAD_WRONGLY_DECLINED = 0.09  # measured 0.054 (8 of 149)
 CNN_TEXT_HOLDS_ANSWER = 0.57  # measured 0.600 (40 questions, 0.575 before the neighbour as the
-# second sentence, kb.answer.W_ADJACENT; RealTimeQA's answers are quiz
+# second sentence, kb.answer.sentences.W_ADJACENT; RealTimeQA's answers are quiz
 # choices, often not the article's words: its answer-in-top-5 is 0.800)
 CNN_WRONGLY_DECLINED = 0.08  # measured 0.027 (1 of 37)
-CNN_NEAR_MISS_DECLINED = 0.72  # measured 0.800 (the gold article and answers left out)
+CNN_NEAR_MISS_DECLINED = 0.60  # measured 0.650 on 2026-12-07 (the gold article and answers left
+# out; 0.800 while a word rare in the index could decline, ordinary ones included: questions in
+# a reader's words were then declined for them, kb.answer.decline)
 CNN_DATED_CITED = 0.70  # measured 0.775 ("In January 2024, <question>": gold article cited)
 CNN_WRONG_MONTH_DECLINED = 0.78  # measured 0.850 ("In January 2021, <question>")
 # Across languages, measured 2026-11-30 (int8, the multilingual model joined): XQuAD's Spanish
 # questions on its English paragraphs and English ones on its Spanish paragraphs (150 each); the
 # near miss leaves each question's paragraph and answers out (0.133 and 0.140 declined before
 # cross-lingual evidence replaced a fixed term share; 0.393 and 0.320 before words translated
-# by the multilingual model counted, kb.answer.WordTranslations).
+# by the multilingual model counted, kb.answer.WordMatcher).
 ES_EN_WRONGLY_DECLINED = 0.08  # measured 0.048 (7 of 147; 0.041 before the translations)
 EN_ES_WRONGLY_DECLINED = 0.07  # measured 0.022 (3 of 139; 0.029 before)
 ES_EN_NEAR_MISS_DECLINED = 0.40  # measured 0.440

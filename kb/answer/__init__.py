@@ -32,6 +32,7 @@ from kb.answer.evidence import Evidence, as_written, evidence_of, weights_of
 from kb.answer.sentences import (
     W_ADJACENT,
     Similarity,
+    as_quoted,
     candidate_sentences,
     choose,
     kind_closeness,
@@ -154,6 +155,8 @@ def answer_question(
     beside = same_language(question.language, evidence[scored[0].hit].language)
     quoted = choose(question, scored, hits, adjacent=W_ADJACENT if beside else 0.0)
     chosen = quoted[0]
+    for sentence in reversed(as_quoted(quoted, hits)):  # a card marks what the answer quotes
+        best_in_hit[sentence.hit] = sentence
     article = hits[chosen.hit].article_id or hits[chosen.hit].url
     own = {i for i, h in enumerate(hits) if (h.article_id or h.url) == article}
     # The article is judged by its closest sentence in meaning (its passage's when unmeasured).

@@ -43,7 +43,7 @@ from kb.search import Hit, same_language
 #: prints the answerable questions wrongly declined beside the unanswerable ones declined.
 W_OVERLAP = 0.5
 MIN_EVIDENCE = 0.75
-MIN_CROSS_EVIDENCE = 0.5
+MIN_CROSS_EVIDENCE = 0.45
 #: The share of a question's weight (its words weighed by their rarity in the language, names
 #: and numbers at least kb.answer.evidence.NAME_WEIGHT) that the names, numbers and rare words
 #: the quoted article lacks may carry before the answer is declined: a reader adds a place or a

@@ -37,7 +37,7 @@ SENTENCE_MARGIN = 0.5
 W_MATCH = 1.0  # share of the question's rarity-weighted words in the sentence
 W_CONTEXT = 0.5  # the same share for the sentence's passage and title
 W_TYPE = 0.4  # holds an answer of the expected kind that the question does not
-W_KIND = 0.8  # the same for a number, date or name asked for (kind_strength: how squarely)
+W_KIND = 0.8
 W_SIMILARITY = 1.5  # cosine of the sentence to the question
 W_PASSAGE = 0.5  # cosine of the sentence's passage to the question
 W_RANK = 0.2  # the passage's place in the ranking
@@ -298,6 +298,11 @@ _DAY_QUESTION = re.compile(r"\b(?:which|what)\s+day\b|\bqu[eé]\s+d[ií]a\b", re
 _AMOUNT = re.compile(
     r"[$€£%]|\b(?:percent|por ciento|million|billion|millones|mil millones)\b", re.I
 )
+_PLACE_QUESTION = re.compile(
+    r"\b(?:where|(?:which|what) (?:country|city|state|continent|nation|province|island|region)|"
+    r"dónde|(?:qué|cuál) (?:país|ciudad|estado|continente|provincia|isla|región))\b",
+    re.I,
+)
 _PERSON = re.compile(r"\b[A-ZÁÉÍÓÚÑ][\w'’-]+\s+(?:[A-ZÁÉÍÓÚÑ]\.\s+)?[A-ZÁÉÍÓÚÑ][\w'’-]+")
 
 
@@ -337,6 +342,8 @@ def kind_strength(question: Question, text: str) -> float:
                 return 0.8 if _SAID.search(text[: match.start()]) else 1.0
         return 1.0
     if kind == "name":
+        if _PLACE_QUESTION.search(question.text):  # a place is often one word: "Virginia"
+            return 1.2
         for match in _PERSON.finditer(text):
             if match.start() and not {norm(t) for t in words(match.group(0))} & asked:
                 return 1.2
@@ -425,17 +432,24 @@ def choose(
 
 
 def quote(quoted: Sequence[Sentence], hits: Sequence[Hit], number: Mapping[int, int]) -> str:
-    """The quoted sentences with their [n] markers; two that follow each other in one passage
-    in its order under one marker, so they read as written (and a sentence cut after an
-    abbreviation, "... her portrayal of Lt." + "Nyota Uhura in ...", reads whole)."""
+    """The quoted sentences with their [n] markers, verbatim on one line; two that follow each
+    other in one passage are quoted as one, under one marker, so they read as written (and a
+    sentence cut after an abbreviation, "... her portrayal of Lt." + "Nyota Uhura in ...",
+    reads whole)."""
+    return " ".join(
+        f"{' '.join(hits[s.hit].text[s.start : s.end].split())} [{number[s.hit]}]"
+        for s in as_quoted(quoted, hits)
+    )
+
+
+def as_quoted(quoted: Sequence[Sentence], hits: Sequence[Hit]) -> list[Sentence]:
+    """The quoted sentences as the answer quotes them: two that follow each other in one
+    passage as one span, in the passage's order."""
     ordered = sorted(quoted, key=lambda s: (s.hit, s.start))
     if len(ordered) == 2 and _follows(ordered[0], ordered[1], hits):
-        passage = hits[ordered[0].hit].text
-        text = " ".join(passage[s.start : s.end].strip() for s in ordered)
-        return f"{text} [{number[ordered[0].hit]}]"
-    return " ".join(
-        f"{hits[s.hit].text[s.start : s.end].strip()} [{number[s.hit]}]" for s in quoted
-    )
+        first, second = ordered
+        return [Sentence(first.hit, first.start, second.end, first.score)]
+    return list(quoted)
 
 
 def _follows(first: Sentence, second: Sentence, hits: Sequence[Hit]) -> bool:

@@ -133,7 +133,8 @@ def answer_lines(result: dict[str, Any]) -> list[str]:
     ):
         s = result["abstention"][key]
         lines.append(f"{label:52s} {s['questions']:5d}  {s['declined']:6.3f}")
-    lines += ["", *reworded_lines(result)]
+    if "reworded" in result:
+        lines += ["", *reworded_lines(result)]
     t = result["time"]
     lines += [
         "",
