@@ -29,7 +29,10 @@ MIN_SENTENCE_WORDS = 4
 #: that asks for a kind of thing also has its best KIND_EMBEDDED sentences holding one embedded.
 EMBEDDED_SENTENCES = 5
 KIND_EMBEDDED = 1
-SIMILARITY_CHARS = 300
+#: A sentence is embedded up to this many characters: its opening carries its meaning, and a
+#: batch is padded to its longest; 220 keeps ask() within its 50 ms (scripts/bench.py) where
+#: 300 did not, with the answers of scripts/evaluate.py as good.
+SIMILARITY_CHARS = 220
 #: The answer quotes the best sentence and the next best one (that is not the same words) when
 #: it scores this close (scripts/evaluate.py measures what two sentences gain over one).
 SENTENCE_MARGIN = 0.5
