@@ -321,7 +321,8 @@ def test_another_language_with_nothing_alike_is_declined() -> None:
         "What is the diameter of Saturn's moon Titan?", [hit(BRUSSELS_ES, 1, language="es")]
     )
     assert not answer.confident
-    assert answer.reason_code == "weak"
+    # without a model reading both languages its names must read alike; the rest is too far
+    assert answer.reason_code in ("missing", "weak")
     assert answer.citations == []
     assert [c.url for c in answer.related] == ["https://example.com/1"]  # the closest, shown
 

@@ -166,6 +166,7 @@ def coverage(
         (str(y) for y in sorted(question.years) if str(y) not in numbers and y not in published),
         "",
     )
+    names = set(question.specific)
     named_numbers = _named_numbers(question)
     prose = (
         re.sub(r"[\s-]+", "", " ".join(fold(f"{hits[i].title} {hits[i].text}") for i in own))
@@ -178,13 +179,19 @@ def coverage(
         if norm(number) not in numbers
         or (same and not re.search(rf"{re.escape(fold(name))}{re.escape(number)}(?!\d)", prose))
     )
-    names = set(question.specific)
     # Across languages only what reads the same in both is asked for (names are translated,
     # a rare word may be said with common ones): the rest weighs in the overlap.
+    # Without a model that reads both languages (no matcher), a name must at least read alike.
     wanted = [
-        w for w in key_words(question) if w[0].isdigit() or same or _looks_universal(w, question)
+        w
+        for w in key_words(question)
+        if w[0].isdigit()
+        or same
+        or _looks_universal(w, question)
+        or (matcher is None and w in names)
     ]
     acronyms = _initials_of(question)
+    alike = {opening(w) for w in held.words if len(w) >= COGNATE_CHARS} if not same else set()
 
     def holds(word: str) -> bool:
         if word[0].isdigit():
@@ -192,7 +199,7 @@ def coverage(
         written = as_written(question, word)
         return (
             held.holds(written, question.language)
-            or (not same and held.holds(written, language))
+            or (not same and (held.holds(written, language) or opening(word) in alike))
             or acronyms.get(word, "-") in held.words
         )
 

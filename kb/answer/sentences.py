@@ -62,6 +62,9 @@ COUNTED_PENALTY = 0.3
 #: declines: a "who" is often answered by a role ("the owner"), no name.
 CHECKED_KINDS = ("number", "date", "name")
 DECLINED_KINDS = ("number", "date")
+#: The kinds a sentence giving one weighs W_KIND for (a definition too: the long name is often
+#: past the part of the sentence that is embedded).
+PREFERRED_KINDS = (*CHECKED_KINDS, "definition")
 
 _NUMBER_WORDS = frozenset(
     "one two three four five six seven eight nine ten eleven twelve dozen dozens hundred "
@@ -198,7 +201,7 @@ def score_sentences(
         score = (
             W_MATCH * match
             + W_CONTEXT * context[sentence.hit]
-            + (W_KIND if question.expects in CHECKED_KINDS else W_TYPE) * kind
+            + (W_KIND if question.expects in PREFERRED_KINDS else W_TYPE) * kind
             + W_PASSAGE * hit.score
             + W_RANK / (1 + sentence.hit)
             + W_LEAD * lead
