@@ -3,8 +3,8 @@
 four consecutive words of the article, names aside), in English and Spanish, and on-topic
 questions that no article answers (a date, a count, an outcome, a later event the newsroom
 does not hold). Written for kb and kept in kb/evaluation/sets/reworded.jsonl: one question a
-line with the article's original URL, the answer string as the article writes it (null when
-unanswerable) and the article sentence that holds it.
+line with the article's original URL and the answer string as the article writes it (null when
+unanswerable); no article text is copied (the articles are read from ../shared at run time).
 
 Scored on the whole newsroom (scripts/evaluate.py) and on small indexes: each group of
 SMALL_GROUP questions asked of an index holding only their articles and SMALL_OTHERS others,
