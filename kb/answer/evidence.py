@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from types import MappingProxyType
 
 from kb.answer.wording import Held, rarity
-from kb.question import Question, norm, numbers_in, stem, words
+from kb.question import Question, norm, numbers_in, words
 from kb.search import Hit, passage_language
 
 #: When question and passage differ in language, words also match when they open with the same
@@ -66,10 +67,12 @@ def as_written(question: Question, word: str) -> str:
     return spelled(question.text).get(word, word)
 
 
-def weights_of(question: Question) -> dict[str, float]:
+@lru_cache(maxsize=1024)
+def weights_of(question: Question) -> Mapping[str, float]:
     """Each of the question's content words (folded) weighed by its rarity in the question's
     language (kb.answer.wording.rarity); names and numbers at least NAME_WEIGHT. The same for
-    any index: a 3-article one weighs a question as a 1M-passage one does."""
+    any index: a 3-article one weighs a question as a 1M-passage one does. Cached: the sentence
+    choice, the coverage and the kind check of one answer all weigh the same question."""
     specific = set(question.specific)
     out: dict[str, float] = {}
     for word in question.words:
@@ -77,15 +80,9 @@ def weights_of(question: Question) -> dict[str, float]:
         if word in specific:
             value = max(value, NAME_WEIGHT)
         out[word] = value
-    return out
+    return MappingProxyType(out)
 
 
-def share_held(weights: Mapping[str, float], held: set[str], total: float | None = None) -> float:
+def share_held(weights: Mapping[str, float], held: set[str]) -> float:
     """The share of the question's weight its held words carry."""
-    total = total if total is not None else sum(weights.values())
-    return sum(w for t, w in weights.items() if t in held) / (total or 1.0)
-
-
-def stems_of(question: Question) -> dict[str, str]:
-    """Each question word's stem, in the question's language."""
-    return {w: stem(w, question.language) for w in question.words}
+    return sum(w for t, w in weights.items() if t in held) / (sum(weights.values()) or 1.0)
