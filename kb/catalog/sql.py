@@ -320,6 +320,23 @@ class SQLCatalog(ABC):
             for r in rows
         ]
 
+    def stored_article(self, article_id: str) -> StoredArticle | None:
+        """One stored article's whole row with its aliases, or None (not stored, or unknown)."""
+        rows = self._query(
+            f"SELECT {', '.join(ARTICLE_COLUMNS)} FROM articles "
+            "WHERE article_id = ? AND state = 'stored'",
+            (article_id,),
+        )
+        if not rows:
+            return None
+        aliases = self._query(
+            "SELECT alias FROM aliases WHERE article_id = ? ORDER BY alias", (article_id,)
+        )
+        return StoredArticle(
+            ArticleRow.from_mapping(dict(zip(ARTICLE_COLUMNS, rows[0], strict=True))),
+            tuple(str(a[0]) for a in aliases),
+        )
+
     def resolve_alias(self, aliases: Sequence[str]) -> str | None:
         """The article an identity (canonical URL, guid, rel=canonical) already belongs to."""
         for alias in aliases:
