@@ -9,6 +9,7 @@ European Central Bank is not answered by the Federal Reserve.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -177,9 +178,18 @@ _TIME = _fold_all(_TIME_WORDS)
 _OPENERS_FOLDED = _fold_all(_OPENERS)
 
 
-@lru_cache(maxsize=4)
+#: Snowball stemmers keep the word being stemmed in the object: one per thread and language
+#: (the API serves questions on many threads at once; a shared one garbles or crashes).
+_stemmers = threading.local()
+
+
 def _stemmer(language: str) -> Any:
-    return snowballstemmer.stemmer("spanish" if language == "es" else "english")
+    mine: dict[str, Any] | None = getattr(_stemmers, "by_language", None)
+    if mine is None:
+        mine = _stemmers.by_language = {}
+    if language not in mine:
+        mine[language] = snowballstemmer.stemmer("spanish" if language == "es" else "english")
+    return mine[language]
 
 
 @lru_cache(maxsize=200_000)

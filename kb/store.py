@@ -83,6 +83,11 @@ class ChromaStore:
                 f"use KB_MODEL={stored} or a new --index-dir"
             )
 
+    def _failed(self, what: str, exc: BaseException) -> StoreError:
+        """A StoreError naming what failed and where the vectors live (the server's URL, or
+        the embedded store's directory), so a reader knows which backend is down."""
+        return StoreError(f"{what} failed on the Chroma store at {self.where}: {_reason(exc)}")
+
     def _open_collection(self, client: Any) -> Any:
         try:
             return client.get_or_create_collection(
@@ -136,7 +141,7 @@ class ChromaStore:
         try:
             return int(self._collection.count())
         except Exception as exc:
-            raise StoreError(f"counting passages failed: {exc}") from exc
+            raise self._failed("counting passages", exc) from exc
 
     def upsert(
         self,
@@ -180,14 +185,14 @@ class ChromaStore:
                     ids=list(ids[start:stop]), metadatas=[dict(m) for m in metadatas[start:stop]]
                 )
             except Exception as exc:
-                raise StoreError(f"updating {stop - start} passages failed: {exc}") from exc
+                raise self._failed(f"updating {stop - start} passages", exc) from exc
 
     def delete_article(self, article_id: str) -> None:
         """Remove every passage of one article."""
         try:
             self._collection.delete(where={"article_id": article_id})
         except Exception as exc:
-            raise StoreError(f"deleting passages of {article_id} failed: {exc}") from exc
+            raise self._failed(f"deleting passages of {article_id}", exc) from exc
 
     def query(
         self, vector: Vectors, *, k: int, where: Mapping[str, Any] | None = None
@@ -204,7 +209,7 @@ class ChromaStore:
                 include=["distances"],
             )
         except Exception as exc:
-            raise StoreError(f"vector search failed: {exc}") from exc
+            raise self._failed("vector search", exc) from exc
         found = [
             (i, 1.0 - float(dist))
             for i, dist in zip(result["ids"][0], result["distances"][0], strict=True)
@@ -224,7 +229,7 @@ class ChromaStore:
             )
         except Exception as exc:
             if len(ids) == 1:
-                raise StoreError(f"reading passages failed: {exc}") from exc
+                raise self._failed("reading passages", exc) from exc
             # Another process may be mid-write (the catalog already names a passage this
             # client cannot see yet): read the ids one by one and leave out the missing ones.
             found: dict[str, tuple[str, dict[str, Any], Vectors]] = {}
@@ -254,7 +259,7 @@ class ChromaStore:
                 include=["documents", "metadatas", "embeddings"],
             )
         except Exception as exc:
-            raise StoreError(f"reading the passages of {len(article_ids)} articles: {exc}") from exc
+            raise self._failed(f"reading the passages of {len(article_ids)} articles", exc) from exc
         found: dict[str, list[StoredPassage]] = {}
         for i, d, m, e in zip(
             result["ids"],
@@ -277,14 +282,14 @@ class ChromaStore:
         try:
             self._collection.delete(where={"article_id": {"$in": list(article_ids)}})
         except Exception as exc:
-            raise StoreError(f"deleting passages of {len(article_ids)} articles: {exc}") from exc
+            raise self._failed(f"deleting passages of {len(article_ids)} articles", exc) from exc
 
     def dimension(self) -> int | None:
         """The length of the stored vectors (None while the store is empty)."""
         try:
             some = self._collection.get(limit=1, include=["embeddings"])
         except Exception as exc:
-            raise StoreError(f"reading a stored vector failed: {exc}") from exc
+            raise self._failed("reading a stored vector", exc) from exc
         return len(some["embeddings"][0]) if some["ids"] else None
 
     def set_model(self, model: str) -> None:
@@ -307,7 +312,7 @@ class ChromaStore:
         try:
             result = self._collection.get(where={"article_id": article_id}, include=[])
         except Exception as exc:
-            raise StoreError(f"reading the passages of {article_id} failed: {exc}") from exc
+            raise self._failed(f"reading the passages of {article_id}", exc) from exc
         return list(result["ids"])
 
 
