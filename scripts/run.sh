@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on the embedded default: set up, ingest the default feeds into ./index_store,
-# then open the Streamlit page. Extra arguments go to scripts/ingest.py.
+# then open the Streamlit page on loopback (scripts/page.sh). Extra arguments go to
+# scripts/ingest.py.
 # An unreachable feed is reported (one line) and the page opens anyway.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -11,4 +12,4 @@ if [ "$status" = 2 ]; then
   exit 2
 fi
 [ "$status" = 0 ] || echo "run.sh: some feeds failed (see above); opening the page anyway" >&2
-exec .venv/bin/python -m streamlit run app.py --browser.gatherUsageStats false
+exec bash scripts/page.sh

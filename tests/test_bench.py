@@ -37,3 +37,26 @@ def test_the_scale_table_names_the_stores_own_add_rate() -> None:
     lines = render_scales([row], {**copies, "store_add_per_s": 1234.4})
     assert any("Chroma alone adds 1234 vectors/s" in line for line in lines)
     assert not any("Chroma alone" in line for line in render_scales([row], copies))
+
+
+def test_the_http_load_measures_every_level_without_errors(
+    hash_index: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import shutil
+
+    from kb.cli.bench import render_http
+    from kb.evaluation.serving import http_load
+
+    monkeypatch.setenv("KB_BACKEND", "hash")
+    index = tmp_path / "index"
+    shutil.copytree(hash_index, index)
+    questions = ["What does IMMEX stand for?", "steel tariffs", "¿Qué es IMMEX?"]
+    result = http_load(index, questions, levels=(1, 4), requests_per_level=8)
+    assert [row["clients"] for row in result["levels"]] == [1, 4]
+    for row in result["levels"]:
+        assert row["requests"] == 8
+        assert row["errors"] == 0
+        assert row["requests_per_s"] > 0
+        assert 0 < row["p50_ms"] <= row["p95_ms"]
+    table = render_http(result)
+    assert any(line.split()[:1] == ["4"] for line in table)

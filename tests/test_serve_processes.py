@@ -290,3 +290,49 @@ def test_a_backend_that_goes_away_is_a_503_naming_it_and_then_recovers(
             assert gone.status_code == 503, gone.text
             assert chroma_url in gone.json()["detail"]
             client.close()
+
+
+# --- the page -----------------------------------------------------------------------------------
+def listening_addresses(port: int) -> set[str]:
+    """The IPv4 addresses a socket listens on at port (from /proc/net/tcp)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        local, state = line.split()[1], line.split()[3]
+        address, port_hex = local.split(":")
+        if state == "0A" and int(port_hex, 16) == port:
+            found.add(socket.inet_ntoa(bytes.fromhex(address)[::-1]))
+    return found
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"), [(None, {"127.0.0.1"}), ("0.0.0.0", {"0.0.0.0"})], ids=str
+)
+def test_the_page_serves_loopback_unless_told_otherwise(
+    hash_copy: Path, tmp_path: Path, setting: str | None, expected: set[str]
+) -> None:
+    port = free_port()
+    env = {**os.environ, "KB_INDEX_DIR": str(hash_copy), "KB_BACKEND": "hash"}
+    env["KB_PAGE_PORT"] = str(port)
+    if setting:
+        env["KB_PAGE_ADDRESS"] = setting
+    log = tmp_path / "page.log"
+    root = Path(__file__).resolve().parents[1]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            ["bash", str(root / "scripts" / "page.sh"), "--server.headless", "true"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not listening_addresses(port):
+            assert process.poll() is None, log.read_text()
+            time.sleep(0.2)
+        assert listening_addresses(port) == expected, log.read_text()
+        assert httpx.get(f"http://127.0.0.1:{port}/_stcore/health", timeout=10).text == "ok"
+        if setting is None:
+            assert "Network URL" not in log.read_text()
+    finally:
+        process.terminate()
+        process.wait(timeout=20)

@@ -16,7 +16,9 @@
    paragraphs are ingested too (as full-content feeds), then perturbed copies of all these real
    passages fill the store up to N without re-embedding (kb/evaluation/scale.py says how the copies
    are made and why they compete with the real passages).
-3. References in the same run: an exact numpy scan (matrix @ query, argpartition top 50, one
+3. The HTTP API: kb-api serves the newsroom index in its own process and 1, 8 and 32 clients ask
+   it the RealTimeQA questions at once (kb/evaluation/serving.py): requests/s, p50/p95, errors.
+4. References in the same run: an exact numpy scan (matrix @ query, argpartition top 50, one
    thread) over the same vectors, the memory-bandwidth floor of dense search, with the share of
    its top 50 that Chroma's HNSW finds; and the standard LangChain recipe (kb/evaluation/recipe.py)
    ingesting and querying the same newsroom, when its packages are installed
@@ -28,7 +30,7 @@ existing newsroom index without ingesting; --keep-index DIR keeps the largest st
 
     python scripts/bench.py [--json] [--runs N] [--large-runs N] [--ingest-runs N]
                             [--scale 10k,100k,1M] [--skip-recipe] [--from-index DIR]
-                            [--keep-index DIR]
+                            [--keep-index DIR] [--skip-http]
 """
 
 from __future__ import annotations
@@ -60,6 +62,7 @@ from kb.evaluation.bench import (
 )
 from kb.evaluation.data import realtimeqa_cases
 from kb.evaluation.scale import parse_count, read_base
+from kb.evaluation.serving import REQUESTS_PER_LEVEL, http_load
 from kb.evaluation.shared import newsroom
 
 logger = logging.getLogger(__name__)
@@ -86,6 +89,8 @@ def render(result: dict[str, Any]) -> str:
     if ingest:
         lines += render_ingest(ingest)
     lines += render_scales(result["scales"], result.get("copies"))
+    if result.get("http"):
+        lines += render_http(result["http"])
     recipe = result.get("recipe")
     lines.append("")
     if isinstance(recipe, dict):
@@ -102,6 +107,21 @@ def render(result: dict[str, Any]) -> str:
     else:
         lines.append(f"recipe (LangChain): {recipe}")
     return "\n".join(lines)
+
+
+def render_http(http: dict[str, Any]) -> list[str]:
+    lines = [
+        "",
+        f"kb-api on the newsroom index: GET /v1/ask over HTTP, {REQUESTS_PER_LEVEL} RealTimeQA "
+        "questions a level, each client waiting for its answer",
+        f"  {'clients':>8} {'requests/s':>11} {'p50 (ms)':>9} {'p95 (ms)':>9} {'errors':>7}",
+    ]
+    for row in http["levels"]:
+        lines.append(
+            f"  {row['clients']:>8} {row['requests_per_s']:>11.1f} {row['p50_ms']:>9.0f} "
+            f"{row['p95_ms']:>9.0f} {row['errors']:>4}/{row['requests']}"
+        )
+    return lines
 
 
 def render_ingest(ingest: dict[str, Any]) -> list[str]:
@@ -194,6 +214,9 @@ def main(argv: list[str] | None = None) -> int:
         "--from-index", type=Path, help="skip the ingests: scale a copy of this newsroom index"
     )
     parser.add_argument("--keep-index", type=Path, help="copy the largest index here at the end")
+    parser.add_argument(
+        "--skip-http", action="store_true", help="leave out kb-api under concurrent clients"
+    )
     args = parser.parse_args(argv)
     show_measuring_progress()
     Newsroom = newsroom().Newsroom  # noqa: N806 - the class, as `from newsroom import` names it
@@ -221,6 +244,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         figures = measure(kb, cases, room.original, args.runs, mirror)
         result["scales"] = [{"name": "newsroom", **figures}]
+        if not args.skip_http:
+            logger.info("kb-api under 1, 8 and 32 concurrent clients")
+            result["http"] = http_load(kb.settings.index_dir, questions)
         folder = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="kb-recipe-")))
         result["recipe"] = (
             "skipped (--skip-recipe)"
