@@ -38,6 +38,7 @@ from kb import (
     RefreshStatus,
     Settings,
     Stats,
+    Story,
     Watch,
     WatchMatch,
 )
@@ -65,6 +66,10 @@ STYLE = """<style>
 .kb-latest .kb-meta { margin: 0.1rem 0 0; }
 .kb-feed { font-size: 0.8rem; overflow-wrap: anywhere; padding-top: 0.45rem; }
 .kb-watch { font-size: 0.9rem; overflow-wrap: anywhere; }
+.kb-also { font-size: 0.875rem; margin: 0 0 0.4rem; }
+.kb-story ol { padding-left: 1.2rem; margin: 0.3rem 0 0; }
+.kb-story li { font-size: 0.9rem; margin-bottom: 0.2rem; }
+.kb-copy { opacity: 0.7; font-size: 0.8rem; }
 </style>"""
 _MARKER = re.compile(r"\[(\d+)\]")
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
@@ -73,6 +78,8 @@ EARLIEST, LATEST = date(1990, 1, 1), date(2100, 12, 31)
 #: Passages the timeline counts articles among, for a question.
 TIMELINE_PASSAGES = 50
 LATEST_PAGE = 20
+#: Stories listed at once in the Stories view.
+STORIES_PAGE = 20
 #: Seconds between two reads of the index's status and saved questions by an open page, so it
 #: shows another process's refresh without a click.
 LIVE_EVERY = 4.0
@@ -117,6 +124,20 @@ SPANISH = {
     "No dated articles to draw.": "No hay artículos fechados que dibujar.",
     "Searching the knowledge base…": "Buscando en la base de conocimiento…",
     "Latest articles": "Últimos artículos",
+    "Stories": "Historias",
+    "Also in: ": "También en: ",
+    "the story ({n} outlets)": "la historia ({n} medios)",
+    "First reported by {feed} on {date}": "Publicada primero por {feed} el {date}",
+    "{n} outlets: {outlets}": "{n} medios: {outlets}",
+    "copy of {feed}": "copia de {feed}",
+    "The latest stories, each once with the outlets that report it.": (
+        "Las últimas historias, cada una una vez con los medios que la publican."
+    ),
+    "Include stories only one article reports": "Incluir historias de un solo artículo",
+    "No stories match these dates.": "Ninguna historia corresponde a estas fechas.",
+    "That story is no longer in the knowledge base.": (
+        "Esa historia ya no está en la base de conocimiento."
+    ),
     "No articles match these filters.": "Ningún artículo corresponde a estos filtros.",
     "Show more": "Mostrar más",
     "{n} matching articles, by week of publication.": (
@@ -378,6 +399,9 @@ def restore_from_url() -> None:
         return
     st.session_state["restored"] = True
     view = View.from_params(st.query_params.get_all)
+    story = st.query_params.get_all("story")[-1:]
+    if story and re.fullmatch(r"[0-9a-f]{1,64}", story[0]):
+        st.session_state["story_view"] = story[0]
     st.session_state.update(
         question=view.question,
         feeds=list(view.feeds),
@@ -490,7 +514,57 @@ def citation_html(citation: Citation, *, highlight: bool) -> str:
         f'<div class="kb-title">[{citation.n}] {title}'
         f'{lang}</div><div class="kb-meta">{html.escape(meta)}</div>'
         f'<p class="kb-passage">{passage_html(citation, highlight=highlight)}</p>'
-        f"{read}</div>"
+        f"{also_in_html(citation)}{read}</div>"
+    )
+
+
+def also_in_html(citation: Citation) -> str:
+    """The other outlets reporting the cited article's story, linked, and a link to the story
+    (nothing when no other outlet reports it)."""
+    if not citation.also_in:
+        return ""
+    outlets = ", ".join(link(url, feed) for feed, url in citation.also_in)
+    story = story_link(
+        citation.story_id, tr("the story ({n} outlets)", n=len(citation.also_in) + 1)
+    )
+    return f'<p class="kb-also">{html.escape(tr("Also in: "))}{outlets} · {story}</p>'
+
+
+def story_link(story_id: str, text: str) -> str:
+    """A link that opens a story on this page (its id is hex: nothing to escape but the text)."""
+    if not re.fullmatch(r"[0-9a-f]{1,64}", story_id):
+        return html.escape(text)
+    return f'<a href="?story={story_id}" target="_self">{html.escape(text)}</a>'
+
+
+def story_html(story: Story) -> str:
+    """A story: its first report's title, who reported it first and when, its outlets, and its
+    timeline of articles (copies marked with their original's outlet)."""
+    first = story.first
+    head = tr(
+        "First reported by {feed} on {date}", feed=first.feed, date=format_date(first.published)
+    )
+    outlets = tr("{n} outlets: {outlets}", n=len(story.sources), outlets=", ".join(story.sources))
+    by_id = {a.article_id: a for a in story.articles}
+    items = []
+    for article in story.articles:
+        original = by_id.get(article.copy_of)
+        copy = (
+            f' <span class="kb-copy">({html.escape(tr("copy of {feed}", feed=original.feed))})'
+            "</span>"
+            if original
+            else ""
+        )
+        when = html.escape(format_date(article.published))
+        items.append(
+            f"<li>{when} · {html.escape(article.feed)}: "
+            f"{link(article.url, article.title or tr('Untitled'))}{copy}</li>"
+        )
+    return (
+        f'<div class="kb-card kb-story" id="story-{html.escape(story.story_id)}">'
+        f'<div class="kb-title">{link(first.url, story.title or tr("Untitled"))}</div>'
+        f'<div class="kb-meta">{html.escape(head)} · {html.escape(outlets)}</div>'
+        f"<ol>{''.join(items)}</ol></div>"
     )
 
 
@@ -740,6 +814,37 @@ def show_latest(kb: KnowledgeBase, filters: Filters) -> None:
     show_timeline(days, tr("The {n} latest articles, by week of publication.", n=len(articles)))
 
 
+def show_stories(kb: KnowledgeBase, filters: Filters) -> None:
+    """The latest stories within the filters' dates, each once with its outlets and
+    timeline; stories only one article reports are left out unless asked for."""
+    st.caption(tr("The latest stories, each once with the outlets that report it."))
+    single = st.checkbox(tr("Include stories only one article reports"), key="stories_single")
+    stories = kb.stories(
+        since=filters.since,
+        until=filters.until,
+        limit=STORIES_PAGE,
+        min_articles=1 if single else 2,
+    )
+    if not stories:
+        st.info(tr("No stories match these dates."))
+        return
+    st.html("".join(story_html(s) for s in stories))
+
+
+def show_story(kb: KnowledgeBase, story_id: str) -> None:
+    """One story, opened from a citation's link, with a button to close it."""
+    story = kb.story(story_id)
+    if story is None:
+        st.info(tr("That story is no longer in the knowledge base."))
+    else:
+        st.subheader(tr("Stories"))
+        st.html(story_html(story))
+    if st.button(tr("Close"), key="story_close"):
+        st.session_state.pop("story_view", None)
+        st.rerun()
+    st.divider()
+
+
 def show_more() -> None:
     """Callback: list another page of latest articles."""
     st.session_state["latest_limit"] += LATEST_PAGE
@@ -971,10 +1076,17 @@ def explore(kb: KnowledgeBase, filters_box: DeltaGenerator) -> None:
     watch = next((w for w in kb.watches() if w.watch_id == watch_id), None)
     if watch is not None:
         show_watch(kb, watch)
+    story_id = st.session_state.get("story_view")
+    if story_id:
+        show_story(kb, story_id)
     if question.strip():
         show_question(kb, question, view.filters())
-    else:
+        return
+    latest, stories = st.tabs([tr("Latest articles"), tr("Stories")])
+    with latest:
         show_latest(kb, view.filters())
+    with stories:
+        show_stories(kb, view.filters())
 
 
 def choose_language(settings: Settings) -> None:

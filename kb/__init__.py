@@ -30,6 +30,7 @@ from kb.knowledge_base import KnowledgeBase, Stats
 from kb.report import FeedResult, IngestReport
 from kb.schedule import RefreshStatus
 from kb.search import Hit, Searcher, SearchResult
+from kb.stories import Story, StoryArticle
 from kb.watches import Watch, WatchMatch
 
 __all__ = [
@@ -63,6 +64,8 @@ __all__ = [
     "Settings",
     "Stats",
     "StoreError",
+    "Story",
+    "StoryArticle",
     "TooLargeError",
     "Watch",
     "WatchMatch",

@@ -12,6 +12,7 @@ KBError
  │    ├── RedirectError     too many redirects
  │    └── NetworkError      the host cannot be resolved or reached, or a bad URL
  ├── EmbedderError      the embedding model could not be loaded or used
+ ├── NotFoundError      no such article, story or saved question (the servers' 404)
  ├── LockHeldError      another process (on any host) holds one of the index's locks (.pid)
  │    ├── IngestRunningError   another ingest is running on the index
  │    └── WatcherRunningError  another watcher (scripts/ingest.py --watch) keeps it fresh
@@ -92,6 +93,10 @@ class NetworkError(FetchError):
 
 class EmbedderError(KBError):
     """The embedding model could not be loaded or failed to embed."""
+
+
+class NotFoundError(KBError):
+    """No such article, story or saved question."""
 
 
 class LockHeldError(KBError):

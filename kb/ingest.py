@@ -21,21 +21,25 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from urllib.parse import urljoin, urlsplit
 
+import numpy as np
+
 from kb.article import Article, compose_article
 from kb.catalog import ArticleRow, Catalog
 from kb.chunk import Passage, chunk_text
 from kb.clock import Clock
 from kb.config import Settings
 from kb.embed import Embedder
-from kb.errors import FeedError, FetchError
+from kb.errors import FeedError, FetchError, KBError
 from kb.extract import PageText, extract_page
 from kb.feeds import Feed, FeedItem
 from kb.fetch import Fetcher, RobotsPolicy
 from kb.ids import article_id, canonical_url, chunk_id, digest
 from kb.report import FeedResult, IngestReport
 from kb.schedule import Hints, hints_from
+from kb.search import vector_parts
 from kb.sources import FeedFetch, archive_page_url, check_sources, read_feed_source
 from kb.store import ChromaStore
+from kb.stories import Joiner, place_unplaced, signature
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +116,9 @@ class Ingestor:
         self._timings: dict[str, float] = {}
         self._timing_lock = threading.Lock()
         self._published = self.clock.monotonic()
+        #: Places each written article in its story (kb.stories), remembering the recent
+        #: articles' signatures for the run.
+        self._joiner = Joiner(catalog)
 
     @contextlib.contextmanager
     def _timed(self, stage: str) -> Iterator[None]:
@@ -165,6 +172,17 @@ class Ingestor:
         if group:
             self._write(group)
             self.progress("articles", done + len(group), len(work))
+        if not report.interrupted:
+            with self._timed("stories"):
+                try:
+                    report_placed = place_unplaced(
+                        self.catalog, self.store, now=self.clock.now(), split=self._split
+                    )
+                except KBError as exc:
+                    logger.warning("articles not placed in stories: %s", exc)
+                    report_placed = 0
+            if report_placed:
+                logger.info("%d stored articles placed in stories", report_placed)
         for source, state in self._feeds.items():
             fetch = state.fetch
             if state.complete and not report.interrupted and (fetch.etag or fetch.last_modified):
@@ -420,8 +438,38 @@ class Ingestor:
                     ],
                     aliases=ready.unit.aliases,
                 )
+        if vectors is not None:
+            with self._timed("stories"):
+                self._join_stories([r for r in group if r.embed], vectors)
         if self.clock.monotonic() - self._published >= PUBLISH_EVERY:
             self._publish()
+
+    def _split(self, vector: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """A joint vector cut into its models' parts."""
+        return vector_parts(self.embedder, vector)
+
+    def _join_stories(self, embedded: list[_Ready], vectors: np.ndarray) -> None:
+        """Place each newly embedded (or rewritten) article in its story, from the vectors
+        just computed (kb.stories). A failure leaves the article stored and unplaced: the next
+        ingest places it (kb.stories.place_unplaced)."""
+        start = 0
+        for ready in embedded:
+            own = vectors[start : start + len(ready.passages)]
+            start += len(ready.passages)
+            article = ready.article
+            found = signature(
+                own,
+                article.text,
+                article.published,
+                language=article.language,
+                title=article.title,
+                dated=article.published_from != "fetched",
+                split=self._split,
+            )
+            try:
+                self._joiner.join(ready.unit.article_id, found, now=self.clock.now())
+            except KBError as exc:
+                logger.warning("%s not placed in a story: %s", ready.article.url, exc)
 
 
 def _same_article(unit: _Work, page: PageText | None, group: list[_Ready]) -> bool:

@@ -25,6 +25,7 @@ from kb.errors import (
     KBError,
     LockHeldError,
     ModelMismatchError,
+    StoreError,
 )
 from kb.fetch import Fetcher
 from kb.filters import Filters
@@ -32,9 +33,11 @@ from kb.ingest import Ingestor, Progress
 from kb.question import Question, analyse
 from kb.report import IngestReport
 from kb.schedule import RefreshStatus, watcher_alive
-from kb.search import Hit, Searcher, SearchResult
+from kb.search import Hit, Searcher, SearchResult, vector_parts
 from kb.sources import check_sources, read_feed_source
 from kb.store import ChromaStore
+from kb.stories import Story, read_stories, read_story
+from kb.stories.views import with_stories
 from kb.watches import Watch, WatchMatch, checked_question, filters_to_json, match_new
 from kb.watches import matches as watch_matches
 from kb.watches import watches as saved_watches
@@ -278,12 +281,44 @@ class KnowledgeBase:
         if not use_time:
             asked = replace(asked, when=None, search_text="")
         found = self.searcher.search(asked.query, k, filters, when=asked.when)
-        return self.answerer.answer(asked, found.hits, vector=found.vector, degraded=found.degraded)
+        answer = self.answerer.answer(
+            asked, found.hits, vector=found.vector, degraded=found.degraded
+        )
+        return self._with_stories(answer)
 
     def answer(self, question: str, hits: list[Hit]) -> Answer:
         """The answer ask() would give to question from these hits (best first), e.g. hits
         of search() narrowed by the caller."""
-        return self.answerer.answer(analyse(question, now=self.clock()), hits)
+        return self._with_stories(self.answerer.answer(analyse(question, now=self.clock()), hits))
+
+    def _with_stories(self, answer: Answer) -> Answer:
+        """Each citation with its story and the other outlets reporting it (kept as it is when
+        the catalog cannot say)."""
+        try:
+            return with_stories(self.catalog, answer)
+        except StoreError as exc:
+            logger.warning("citations without their stories: %s", exc)
+            return answer
+
+    # --- stories ----------------------------------------------------------------------------
+    def stories(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        limit: int = 50,
+        min_articles: int = 1,
+    ) -> list[Story]:
+        """The stories with an article published from since to until, the most recently
+        reported first, each once with its articles, outlets and first report; min_articles=2
+        keeps those more than one article carries."""
+        return read_stories(
+            self.catalog, since=since, until=until, limit=limit, min_articles=min_articles
+        )
+
+    def story(self, story_id: str) -> Story | None:
+        """One story by its id (Citation.story_id, Story.story_id), or None."""
+        return read_story(self.catalog, story_id)
 
     def analyse(self, question: str) -> Question:
         """What ask() reads in a question: terms, names, numbers, expected answer, time."""
@@ -415,7 +450,15 @@ class KnowledgeBase:
         another model (nothing written); an empty index takes the file's model (reopen it with
         that model to search). Running it again after an interruption completes it."""
         with self._ingest_lock():
-            return import_index(self.catalog, self.store, Path(path), progress=progress)
+            return import_index(
+                self.catalog,
+                self.store,
+                Path(path),
+                progress=progress,
+                # the stories' signatures split joint vectors as an ingest does (an empty index
+                # adopting another model's file is split as this one's would be)
+                split=lambda vector: vector_parts(self.embedder, vector),
+            )
 
 
 def _watch_id(watch: Watch | int) -> int:

@@ -153,7 +153,8 @@ class Searcher:
         when: TimeScope | None = None,
     ) -> SearchResult:
         """The k passages that best match query (within filters), best first, at most two per
-        article on top. when (the time a question names) puts up to TIME_FIRST passages of
+        story on top (kb.stories: one article, its copies and other outlets' reports of its event).
+        when (the time a question names) puts up to TIME_FIRST passages of
         that time first, or, for "latest" (no range), the best few newest first."""
         query = " ".join(query.split())
         if not query or k <= 0:
@@ -209,8 +210,15 @@ class Searcher:
             lexical, degraded = _lexical_ids(lexical_job)
         weight = dense_weight(self.embedder().name, foreign=foreign)
         fused = rrf_fuse([dense, lexical], weights=[weight, 1.0])
+        articles = {cid: article_of_chunk(cid) for cid, _ in fused}
+        # At most two passages per story: copies of one wire text, or five outlets' reports of
+        # one event, cannot fill the top (kb.stories).
+        try:
+            stories = self.catalog.stories_of(list(dict.fromkeys(articles.values())))
+        except StoreError:  # the catalog is down: kept diverse by article, as the dense part is
+            stories = {}
         ranked = diversify(
-            [cid for cid, _ in fused], {cid: article_of_chunk(cid) for cid, _ in fused}
+            [cid for cid, _ in fused], {cid: stories.get(a, a) for cid, a in articles.items()}
         )
         return _Ranking(ranked, vector, degraded)
 

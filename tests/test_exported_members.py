@@ -33,6 +33,8 @@ EXPECTED = [
     "Settings",
     "Stats",
     "StoreError",
+    "Story",
+    "StoryArticle",
     "TooLargeError",
     "Watch",
     "WatchMatch",

@@ -71,7 +71,9 @@ def test_fixture_feeds_report(fake_kb: KnowledgeBase, server: FixtureServer) -> 
         "Fixture Paywall",
     ]
     stages = report.timings
-    assert set(stages) == {"feeds", "fetch", "extract", "chunk", "embed", "store"}, stages
+    assert set(stages) == {"feeds", "fetch", "extract", "chunk", "embed", "store", "stories"}, (
+        stages
+    )
     assert all(seconds >= 0 for seconds in stages.values())
     assert stages["embed"] <= report.elapsed  # main-thread stages fit in the wall time
     assert stages["embed"] + stages["store"] + stages["chunk"] <= report.elapsed

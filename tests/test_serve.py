@@ -17,11 +17,11 @@ from mcp import Client
 from server import FixtureServer
 
 from kb import KnowledgeBase, Settings
-from kb.errors import ConfigError, FeedError, IngestRunningError, StoreError
+from kb.errors import ConfigError, FeedError, IngestRunningError, NotFoundError, StoreError
 from kb.serve.access import Access, Tokens, check_bind, is_loopback
 from kb.serve.api import MAX_BODY_BYTES, create_app
 from kb.serve.payloads import MAX_QUESTION_CHARS, filters_from
-from kb.serve.service import NotFoundError, Service, problem
+from kb.serve.service import Service, problem
 from kb.serve.tools import build_server
 
 READ = "read-token-0123456789abcdef"

@@ -28,6 +28,10 @@ class Citation:
     answer_span: tuple[int, int] | None = None
     language: str = ""
     quoted: bool = False
+    #: The story the cited article is in (kb.stories), and the other outlets that report it:
+    #: (outlet, url) of their first article each, copies of one text counted once.
+    story_id: str = ""
+    also_in: tuple[tuple[str, str], ...] = ()
 
     @property
     def sentence(self) -> str:

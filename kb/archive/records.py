@@ -5,7 +5,8 @@ One JSON object a line, by "kind", in this order:
   header       format, version, model, dimension, created, last_refresh, counts (the index's)
   feed         a feed's state: title, last attempt/success/error, item count, ETag/Last-Modified
   article      the catalog row, its aliases and passages: chunk id, text, the store's metadata
-               and the vector (base64 of little-endian float32)
+               and the vector (base64 of little-endian float32); its story (id, and the article
+               it copies), when it is in one
   watch        a saved question: its id in the file, question, filters, created, checked_at
   watch_match  one of its matches, by the watch's id in the file
   end          the counts written, so a file cut at a line boundary is caught too
@@ -17,6 +18,7 @@ import base64
 import binascii
 import gzip
 import json
+import re
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -47,6 +49,7 @@ MATCH_FIELDS = (
     *("sentence", "found_at", "seen"),
 )
 Record = dict[str, object]
+_ID = re.compile(r"[0-9a-f]{1,64}")
 _In = TypeVar("_In")
 _Out = TypeVar("_Out")
 
@@ -68,6 +71,8 @@ class ArticleEntry:
 
     article: StoredArticle
     passages: list[StoredPassage]
+    #: (story id, id of the article it copies or "") when the article is in a story.
+    story: tuple[str, str] | None = None
 
     @property
     def article_id(self) -> str:
@@ -129,6 +134,7 @@ def article_record(entry: ArticleEntry) -> Record:
             {"id": p.chunk_id, "text": p.text, "metadata": p.metadata, "vector": encode(p.vector)}
             for p in entry.passages
         ],
+        **({"story": {"id": entry.story[0], "copy_of": entry.story[1]}} if entry.story else {}),
     }
 
 
@@ -323,8 +329,24 @@ def _article(data: dict[str, Any], dimension: int) -> ArticleEntry:
             f"article {aid} counts {article.passages} passages, the line holds {len(passages)}"
         )
     return ArticleEntry(
-        StoredArticle(article, tuple(aliases)), [_passage(p, aid, dimension) for p in passages]
+        StoredArticle(article, tuple(aliases)),
+        [_passage(p, aid, dimension) for p in passages],
+        _story(data.get("story"), aid),
     )
+
+
+def _story(data: object, aid: str) -> tuple[str, str] | None:
+    """An article's story placement (absent in exports from before stories)."""
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise _MalformedError(f"article {aid}: its story is not an object")
+    story, copy_of = data.get("id"), data.get("copy_of", "")
+    if not isinstance(story, str) or not _ID.fullmatch(story):
+        raise _MalformedError(f"article {aid}: its story id is not an article id")
+    if not isinstance(copy_of, str) or (copy_of and not _ID.fullmatch(copy_of)):
+        raise _MalformedError(f"article {aid}: the article it copies is not an article id")
+    return story, copy_of
 
 
 def _passage(data: object, aid: str, dimension: int) -> StoredPassage:

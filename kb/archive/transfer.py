@@ -36,9 +36,10 @@ from kb.archive.records import (
     read_lines,
     watch_record,
 )
-from kb.catalog import ArticleRecord, Catalog, CompletedArticle, FeedRecord
+from kb.catalog import ArticleRecord, Catalog, CompletedArticle, FeedRecord, utc_now
 from kb.errors import ConfigError
 from kb.store import ChromaStore, StoredPassage
+from kb.stories import Split, place_unplaced, stored_signature
 
 logger = logging.getLogger(__name__)
 
@@ -155,9 +156,12 @@ def stored_entries(
     the store holds only part of is left out (logged, counted in report.skipped)."""
     after = ""
     while batch := catalog.stored_articles(after=after, limit=READ_ARTICLES):
-        found = store.passages_of([a.row.article_id for a in batch])
+        ids = [a.row.article_id for a in batch]
+        found = store.passages_of(ids)
+        placed = catalog.story_placements(ids)
         for article in batch:
-            entry = ArticleEntry(article, found.get(article.row.article_id, []))
+            aid = article.row.article_id
+            entry = ArticleEntry(article, found.get(aid, []), placed.get(aid))
             if len(entry.passages) == article.row.passages:
                 yield entry
                 continue
@@ -178,7 +182,12 @@ def _quiet(stage: str, done: int, total: int) -> None:
 
 # --- import -------------------------------------------------------------------------------------
 def import_index(
-    catalog: Catalog, store: ChromaStore, path: Path, *, progress: Progress | None = None
+    catalog: Catalog,
+    store: ChromaStore,
+    path: Path,
+    *,
+    progress: Progress | None = None,
+    split: Split | None = None,
 ) -> ArchiveReport:
     """Add an export to an index: the whole file is checked first (ConfigError naming the bad
     line, and nothing written), then written. An empty index takes the file's model; any
@@ -186,7 +195,9 @@ def import_index(
     started = time.monotonic()
     for _ in ArchiveReader(read_lines(path), str(path)):
         pass
-    report = import_lines(catalog, store, read_lines(path), source=str(path), progress=progress)
+    report = import_lines(
+        catalog, store, read_lines(path), source=str(path), progress=progress, split=split
+    )
     report.elapsed = time.monotonic() - started
     return report
 
@@ -198,13 +209,14 @@ def import_lines(
     *,
     source: str = "the stream",
     progress: Progress | None = None,
+    split: Split | None = None,
 ) -> ArchiveReport:
     """Write the lines of an export (read from a file, or generated) into an index, checking
     each as it comes: a bad line stops the import there, and what was written before it is
     whole (the import of a good file, run again, completes it)."""
     started = time.monotonic()
     reader = ArchiveReader(lines, source)
-    writer = _Writer(catalog, store, reader.header, progress or _quiet)
+    writer = _Writer(catalog, store, reader.header, progress or _quiet, split)
     writer.take_model(source)
     for entry in reader:
         writer.take(entry)
@@ -218,9 +230,16 @@ class _Writer:
     passages (ingest's protocol), saved questions and their matches, then the feeds."""
 
     def __init__(
-        self, catalog: Catalog, store: ChromaStore, header: Header, progress: Progress
+        self,
+        catalog: Catalog,
+        store: ChromaStore,
+        header: Header,
+        progress: Progress,
+        split: Split | None = None,
     ) -> None:
         self.catalog, self.store, self.header, self.progress = catalog, store, header, progress
+        #: Cuts a joint vector into its models' parts, for the stories' signatures.
+        self.split = split
         self.report = ArchiveReport(model=header.model)
         #: Taken last: a feed's validators must not reach the catalog before its articles do,
         #: or an interrupted import would turn into 304s that hide the missing articles.
@@ -281,6 +300,7 @@ class _Writer:
         refreshed = self.header.last_refresh
         if refreshed and refreshed > (self.catalog.get_meta("last_refresh") or ""):
             self.catalog.set_meta("last_refresh", refreshed)
+        place_unplaced(self.catalog, self.store, split=self.split)  # exported before stories
         self.store.adopt(self.catalog.publish())
 
     def _write_articles(self) -> None:
@@ -297,12 +317,24 @@ class _Writer:
             self.store.delete_articles([e.article_id for e in fresh if e.article_id in known])
             self._upsert([p for entry in fresh for p in entry.passages])
             self.catalog.complete_articles([_completed(entry) for entry in fresh])
+            for entry in fresh:
+                if entry.story is not None:
+                    self._place(entry, *entry.story)
         self.report.articles += len(batch)
         self.report.passages += sum(len(entry.passages) for entry in batch)
         self.report.written += len(fresh)
         self.report.kept += len(batch) - len(fresh)
         if batch:
             self.progress("articles", self.report.articles, self.header.counts.get("articles", 0))
+
+    def _place(self, entry: ArticleEntry, story_id: str, copy_of: str) -> None:
+        """Keep an imported article in the story the export had it in, with the signature
+        its passages give (for the articles that join later)."""
+        found = stored_signature(entry.passages, title=entry.article.row.title, split=self.split)
+        published = entry.article.row.published or utc_now()
+        self.catalog.set_story_member(
+            entry.article_id, story_id, copy_of, published, 1.0, found.to_row()
+        )
 
     def _upsert(self, passages: list[StoredPassage]) -> None:
         if passages:

@@ -77,6 +77,13 @@ CREATE TABLE IF NOT EXISTS watch_matches (
     url TEXT NOT NULL, title TEXT, published TEXT, language TEXT, passage TEXT NOT NULL,
     sentence TEXT, found_at TEXT NOT NULL, seen INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (watch_id, article_id));
+CREATE TABLE IF NOT EXISTS story_members (
+    article_id TEXT PRIMARY KEY, story_id TEXT NOT NULL, copy_of TEXT NOT NULL DEFAULT '',
+    published TEXT NOT NULL, score DOUBLE PRECISION, vector BYTEA NOT NULL,
+    multilingual BYTEA NOT NULL, minhash BYTEA NOT NULL, names TEXT NOT NULL,
+    language TEXT NOT NULL, dated INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS story_members_by_published ON story_members (published);
+CREATE INDEX IF NOT EXISTS story_members_by_story ON story_members (story_id);
 """
 #: The text-search configuration for an article's language (PostgreSQL's snowball stemmers);
 #: any other language is indexed word for word ("simple").

@@ -169,7 +169,41 @@ class SavedQuestions(Protocol):
     def mark_watch_seen(self, watch_id: int, article_ids: Sequence[str] | None = None) -> int: ...
 
 
-class Catalog(Settings, Locks, FeedState, ArticleState, LexicalIndex, SavedQuestions, Protocol):
+class Stories(Protocol):
+    """Which story each article is in, with the signature it was placed by (kb.stories)."""
+
+    def story_members(self, since: str, until: str, *, limit: int) -> list[tuple[Any, ...]]: ...
+
+    def story_signatures(self, article_ids: Sequence[str]) -> dict[str, tuple[Any, ...]]: ...
+
+    def set_story_member(
+        self,
+        article_id: str,
+        story_id: str,
+        copy_of: str,
+        published: str,
+        score: float,
+        signature: Sequence[object],
+    ) -> None: ...
+
+    def make_original(self, article_id: str, previous: str) -> None: ...
+
+    def unplaced_articles(self, *, limit: int) -> list[str]: ...
+
+    def story_rows(
+        self, *, since: str | None, until: str | None, limit: int
+    ) -> list[tuple[Any, ...]]: ...
+
+    def story_articles(self, story_ids: Sequence[str]) -> list[tuple[Any, ...]]: ...
+
+    def stories_of(self, article_ids: Sequence[str]) -> dict[str, str]: ...
+
+    def story_placements(self, article_ids: Sequence[str]) -> dict[str, tuple[str, str]]: ...
+
+
+class Catalog(
+    Settings, Locks, FeedState, ArticleState, LexicalIndex, SavedQuestions, Stories, Protocol
+):
     """The whole catalog."""
 
     #: Where it lives, for messages ("catalog /path/catalog.sqlite3", "postgresql://host/db").

@@ -67,6 +67,9 @@ class ArticleRow:
         return astuple(self)
 
 
+#: The columns a story member's signature is stored in (kb.stories.signature.Signature.to_row).
+SIGNATURE_COLUMNS = ("vector", "multilingual", "minhash", "names", "language", "dated")
+
 #: The article columns a row holds, in table order.
 ARTICLE_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(ArticleRow))
 

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from kb.catalog.rows import (
     ARTICLE_COLUMNS,
+    SIGNATURE_COLUMNS,
     ArticleRecord,
     ArticleRow,
     ArticleSummary,
@@ -369,6 +370,7 @@ class SQLCatalog(ABC):
             tx.execute("DELETE FROM articles WHERE article_id = ?", (article_id,))
             self._delete_passages(tx, [article_id])
             tx.execute("DELETE FROM aliases WHERE article_id = ?", (article_id,))
+            tx.execute("DELETE FROM story_members WHERE article_id = ?", (article_id,))
 
     def mark_pending(self, article_id: str, url: str) -> None:
         """Flag an article whose passages are about to change (crash recovery marker)."""
@@ -411,6 +413,130 @@ class SQLCatalog(ABC):
                         "ON CONFLICT (alias) DO UPDATE SET article_id = excluded.article_id",
                         (alias, article.row.article_id),
                     )
+
+    # --- stories ------------------------------------------------------------------------------
+    def story_members(self, since: str, until: str, *, limit: int) -> list[tuple[Any, ...]]:
+        """The placed articles published from since to until (ISO), newest first, at most
+        limit: (article_id, story_id, copy_of, published)."""
+        return self._query(
+            "SELECT article_id, story_id, copy_of, published FROM story_members "
+            "WHERE published >= ? AND published <= ? ORDER BY published DESC LIMIT ?",
+            (since, until, limit),
+        )
+
+    def story_signatures(self, article_ids: Sequence[str]) -> dict[str, tuple[Any, ...]]:
+        """The signatures (the values of SIGNATURE_COLUMNS) of these placed articles."""
+        found: dict[str, tuple[Any, ...]] = {}
+        wanted = list(dict.fromkeys(article_ids))
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            for row in self._query(
+                f"SELECT article_id, {', '.join(SIGNATURE_COLUMNS)} FROM story_members "
+                f"WHERE article_id IN ({', '.join('?' * len(part))})",
+                part,
+            ):
+                found[str(row[0])] = tuple(row[1:])
+        return found
+
+    def set_story_member(
+        self,
+        article_id: str,
+        story_id: str,
+        copy_of: str,
+        published: str,
+        score: float,
+        signature: Sequence[object],
+    ) -> None:
+        """Place an article in a story (moving it if it was in another), with the signature
+        (the values of SIGNATURE_COLUMNS) it was placed by."""
+        columns = ("article_id", "story_id", "copy_of", "published", "score", *SIGNATURE_COLUMNS)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns[1:])
+        with self.transaction() as tx:
+            tx.execute(
+                f"INSERT INTO story_members ({', '.join(columns)}) VALUES "
+                f"({', '.join('?' * len(columns))}) ON CONFLICT (article_id) DO UPDATE SET "
+                f"{updates}",
+                (article_id, story_id, copy_of, published, score, *signature),
+            )
+
+    def make_original(self, article_id: str, previous: str) -> None:
+        """Make article_id the original of the copies of previous, previous among them (an
+        earlier publication of the same text, placed after them)."""
+        with self.transaction() as tx:
+            tx.execute(
+                "UPDATE story_members SET copy_of = ? WHERE article_id = ? OR copy_of = ?",
+                (article_id, previous, previous),
+            )
+            tx.execute("UPDATE story_members SET copy_of = '' WHERE article_id = ?", (article_id,))
+
+    def unplaced_articles(self, *, limit: int) -> list[str]:
+        """Stored articles in no story yet (an index from before stories, an import), oldest
+        first."""
+        rows = self._query(
+            "SELECT a.article_id FROM articles AS a LEFT JOIN story_members AS s "
+            "ON s.article_id = a.article_id WHERE a.state = 'stored' AND s.article_id IS NULL "
+            "ORDER BY a.published NULLS FIRST, a.article_id LIMIT ?",
+            (limit,),
+        )
+        return [str(r[0]) for r in rows]
+
+    def story_rows(
+        self, *, since: str | None, until: str | None, limit: int
+    ) -> list[tuple[Any, ...]]:
+        """Stories with an article published from since to until (ISO; None: unbounded), the
+        most recently reported first: (story_id, articles, first published, last published)."""
+        clauses, params = ["TRUE"], []
+        if since:
+            clauses.append("published >= ?")
+            params.append(since)
+        if until:
+            clauses.append("published <= ?")
+            params.append(until)
+        return self._query(
+            "SELECT story_id, COUNT(*), MIN(published), MAX(published) FROM story_members "
+            f"WHERE story_id IN (SELECT story_id FROM story_members WHERE {' AND '.join(clauses)}) "
+            "GROUP BY story_id ORDER BY MAX(published) DESC, story_id LIMIT ?",
+            (*params, limit),
+        )
+
+    def story_articles(self, story_ids: Sequence[str]) -> list[tuple[Any, ...]]:
+        """The articles of these stories, oldest first: (story_id, article_id, copy_of, url,
+        title, feed, published, language)."""
+        wanted = list(dict.fromkeys(story_ids))
+        if not wanted:
+            return []
+        return self._query(
+            "SELECT s.story_id, s.article_id, s.copy_of, a.url, a.title, a.feed, a.published, "
+            "a.language FROM story_members AS s JOIN articles AS a ON a.article_id = s.article_id "
+            f"WHERE s.story_id IN ({', '.join('?' * len(wanted))}) AND a.state = 'stored' "
+            "ORDER BY s.published, s.article_id",
+            wanted,
+        )
+
+    def story_placements(self, article_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """(story id, id of the article it copies or "") of each of these articles that is in
+        a story."""
+        wanted = list(dict.fromkeys(article_ids))
+        if not wanted:
+            return {}
+        rows = self._query(
+            "SELECT article_id, story_id, copy_of FROM story_members WHERE article_id IN "
+            f"({', '.join('?' * len(wanted))})",
+            wanted,
+        )
+        return {str(r[0]): (str(r[1]), str(r[2] or "")) for r in rows}
+
+    def stories_of(self, article_ids: Sequence[str]) -> dict[str, str]:
+        """The story of each of these articles that is in one, by article id."""
+        wanted = list(dict.fromkeys(article_ids))
+        if not wanted:
+            return {}
+        rows = self._query(
+            "SELECT article_id, story_id FROM story_members WHERE article_id IN "
+            f"({', '.join('?' * len(wanted))})",
+            wanted,
+        )
+        return {str(r[0]): str(r[1]) for r in rows}
 
     def counts(self) -> tuple[int, int, int]:
         """(stored articles, their passages, feeds read successfully at least once)."""

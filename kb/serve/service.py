@@ -21,6 +21,7 @@ from kb.errors import (
     FetchError,
     KBError,
     LockHeldError,
+    NotFoundError,
     StoreError,
 )
 from kb.knowledge_base import KnowledgeBase
@@ -54,10 +55,6 @@ ANSWER_K = 5
 SEARCH_K = 10
 #: The longest feed URL accepted.
 MAX_URL_CHARS = 2048
-
-
-class NotFoundError(KBError):
-    """No such article or saved question."""
 
 
 class RefreshPayload(TypedDict):
