@@ -459,6 +459,18 @@ class SQLCatalog(ABC):
                 (article_id, story_id, copy_of, published, score, *signature),
             )
 
+    def merge_stories(self, into: str, stories: Sequence[str]) -> None:
+        """Put the articles of these stories into story into."""
+        wanted = list(dict.fromkeys(stories))
+        if not wanted:
+            return
+        with self.transaction() as tx:
+            tx.execute(
+                f"UPDATE story_members SET story_id = ? WHERE story_id IN "
+                f"({', '.join('?' * len(wanted))})",
+                (into, *wanted),
+            )
+
     def make_original(self, article_id: str, previous: str) -> None:
         """Make article_id the original of the copies of previous, previous among them (an
         earlier publication of the same text, placed after them)."""

@@ -166,6 +166,20 @@ def reworded_lines(result: dict[str, Any]) -> list[str]:
     return lines
 
 
+def story_lines(s: dict[str, Any]) -> list[str]:
+    """Pairwise precision and recall of the stories and copies against the labelled newsroom
+    stories (kb.evaluation.stories)."""
+    return [
+        f"{'stories (pairwise, newsroom)':30s} {'gold pairs':>10s} {'predicted':>10s} "
+        f"{'precision':>10s} {'recall':>8s}",
+        f"{'  same story':30s} {s['gold_pairs']:10d} {s['predicted_pairs']:10d} "
+        f"{s['precision']:10.3f} {s['recall']:8.3f}",
+        f"{'  near copies':30s} {s['copy_gold_pairs']:10d} {s['copy_predicted_pairs']:10d} "
+        f"{s['copy_precision']:10.3f} {s['copy_recall']:8.3f}",
+        f"{'  look-alike pairs joined':30s} {s['different_joined']} of {s['different_pairs']}",
+    ]
+
+
 def table(result: dict[str, Any]) -> str:
     news = result["newsroom"]
     lines = [
@@ -177,6 +191,8 @@ def table(result: dict[str, Any]) -> str:
     if RECIPE in result:
         lines += ["", *recipe_lines(result)]
     lines += ["", *answer_lines(result)]
+    if "stories" in result:
+        lines += ["", *story_lines(result["stories"])]
     lines += ["", f"{'extraction':52s} {'pages':>5s}  {'P':>6s} {'R':>6s} {'F1':>6s}"]
     for label, key in (
         ("scrapinghub, kb.extract (4-gram shingles)", "scrapinghub_kb"),

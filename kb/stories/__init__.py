@@ -74,6 +74,9 @@ class Joiner:
             round(placement.score, 4),
             found.to_row(),
         )
+        if placement.merged:
+            self.catalog.merge_stories(placement.story_id, placement.merged)
+            self._pool.merge(placement.story_id, placement.merged)
         if earlier and original is not None:
             self.catalog.make_original(article_id, original.article_id)
             self._pool.reoriginate(article_id, original.article_id)
