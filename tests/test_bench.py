@@ -60,3 +60,13 @@ def test_the_http_load_measures_every_level_without_errors(
         assert 0 < row["p50_ms"] <= row["p95_ms"]
     table = render_http(result)
     assert any(line.split()[:1] == ["4"] for line in table)
+
+
+def test_the_story_join_cost_is_measured_for_each_count() -> None:
+    from kb.cli.bench import render_story_join
+    from kb.evaluation.story_cost import story_join_cost
+
+    rows = story_join_cost((20, 60), probes=5)
+    assert [row["recent"] for row in rows] == [20, 60]
+    assert all(0 < row["join_ms"] < 1000 for row in rows)
+    assert any("60 recent articles" in line for line in render_story_join(rows))

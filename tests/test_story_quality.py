@@ -5,10 +5,13 @@ ingest time. One ingest for the module (about two minutes)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_support import CHROMIUM, ROOT, chromium_page, streamlit_app
 
 from kb import KnowledgeBase, Settings
 from kb.evaluation import stories
@@ -32,6 +35,9 @@ SAME_STORY_RECALL = 0.78  # measured 0.833 (40 of 48); 0.646 before a report of 
 COPY_PRECISION = 1.0  # measured 1.0 (1 of 1)
 COPY_RECALL = 1.0  # measured 1.0 (1 of 1)
 LOOK_ALIKES_JOINED = 2  # measured 0 of 52
+#: The first page view loads the real models in the streamlit process.
+PAGE_TIMEOUT_MS = 120_000
+ARTIFACTS = ROOT / "test-artifacts"
 #: The joins' share of the ingest's wall time (the issue allows 5 %).
 STORIES_SHARE = 0.05
 
@@ -100,3 +106,35 @@ def test_joining_stories_costs_little_of_the_ingest(
     _, report, _ = newsroom_kb
     assert report.new >= 480, report.summary()
     assert report.timings["stories"] <= STORIES_SHARE * report.elapsed, report.timings
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_the_stories_view_lists_each_story_once_with_its_outlets_in_chromium(
+    newsroom_kb: tuple[KnowledgeBase, Any, Any], tmp_path: Path
+) -> None:
+    kb, _, _ = newsroom_kb
+    with (
+        streamlit_app(kb.settings.index_dir, tmp_path / "streamlit.log") as url,
+        chromium_page(height=2400) as page,
+    ):
+        page.goto(f"{url}/?since=2019-11-17&until=2019-11-21")
+        tab = page.get_by_role("tab", name="Stories")
+        tab.wait_for(timeout=PAGE_TIMEOUT_MS)
+        tab.click()
+        cards = page.locator(".kb-story")
+        cards.first.wait_for(timeout=PAGE_TIMEOUT_MS)
+        titles = page.locator(".kb-story .kb-title").all_inner_texts()
+        plague = [t for t in titles if "plague" in t.lower()]
+        duvet = [t for t in titles if "duvet" in t.lower()]
+        assert len(plague) == 1, titles
+        assert len(duvet) == 1, titles
+        for word in ("plague", "duvet"):
+            card = cards.filter(has_text=re.compile(word, re.IGNORECASE)).first
+            meta = card.locator(".kb-meta").inner_text()
+            assert "First reported by" in meta, meta
+            outlets = int(re.search(r"(\d+) outlets", meta).group(1))  # type: ignore[union-attr]
+            assert outlets >= 3, meta
+            assert card.locator("li").count() >= 3
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "stories.png"), full_page=True)

@@ -16,9 +16,11 @@
    paragraphs are ingested too (as full-content feeds), then perturbed copies of all these real
    passages fill the store up to N without re-embedding (kb/evaluation/scale.py says how the copies
    are made and why they compete with the real passages).
-3. The HTTP API: kb-api serves the newsroom index in its own process and 1, 8 and 32 clients ask
+3. Stories: what joining one costs with 100, 1,000 and 4,000 recent articles in its window
+   (kb/evaluation/story_cost.py); the ingest's own "stories" stage is in its time by stage.
+4. The HTTP API: kb-api serves the newsroom index in its own process and 1, 8 and 32 clients ask
    it the RealTimeQA questions at once (kb/evaluation/serving.py): requests/s, p50/p95, errors.
-4. References in the same run: an exact numpy scan (matrix @ query, argpartition top 50, one
+5. References in the same run: an exact numpy scan (matrix @ query, argpartition top 50, one
    thread) over the same vectors, the memory-bandwidth floor of dense search, with the share of
    its top 50 that Chroma's HNSW finds; and the standard LangChain recipe (kb/evaluation/recipe.py)
    ingesting and querying the same newsroom, when its packages are installed
@@ -64,6 +66,7 @@ from kb.evaluation.data import realtimeqa_cases
 from kb.evaluation.scale import parse_count, read_base
 from kb.evaluation.serving import REQUESTS_PER_LEVEL, http_load
 from kb.evaluation.shared import newsroom
+from kb.evaluation.story_cost import story_join_cost
 
 logger = logging.getLogger(__name__)
 
@@ -89,6 +92,8 @@ def render(result: dict[str, Any]) -> str:
     if ingest:
         lines += render_ingest(ingest)
     lines += render_scales(result["scales"], result.get("copies"))
+    if result.get("story_join"):
+        lines += render_story_join(result["story_join"])
     if result.get("http"):
         lines += render_http(result["http"])
     recipe = result.get("recipe")
@@ -107,6 +112,16 @@ def render(result: dict[str, Any]) -> str:
     else:
         lines.append(f"recipe (LangChain): {recipe}")
     return "\n".join(lines)
+
+
+def render_story_join(rows: list[dict[str, Any]]) -> list[str]:
+    lines = [
+        "",
+        "joining a story (kb.stories.Joiner, ms per article; the articles published within four "
+        "days of it are compared, however large the index)",
+    ]
+    lines += [f"  {row['recent']:>6} recent articles   {row['join_ms']:6.2f} ms" for row in rows]
+    return lines
 
 
 def render_http(http: dict[str, Any]) -> list[str]:
@@ -244,6 +259,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         figures = measure(kb, cases, room.original, args.runs, mirror)
         result["scales"] = [{"name": "newsroom", **figures}]
+        logger.info("joining a story with 100, 1,000 and 4,000 recent articles")
+        result["story_join"] = story_join_cost()
         if not args.skip_http:
             logger.info("kb-api under 1, 8 and 32 concurrent clients")
             result["http"] = http_load(kb.settings.index_dir, questions)

@@ -37,7 +37,7 @@ from kb.knowledge_base import KnowledgeBase
 logger = logging.getLogger(__name__)
 
 #: IngestReport.timings keys in pipeline order (others follow in the report's order).
-STAGES = ("feeds", "fetch", "extract", "chunk", "embed", "store")
+STAGES = ("feeds", "fetch", "extract", "chunk", "embed", "store", "stories")
 LARGE = 1_000_000  # from here on, --large-runs query passes (each call takes ~1 s)
 POOL = 50  # the dense candidates search() asks Chroma for (kb.knowledge_base.CANDIDATES)
 Case = tuple[str, str]  # (question, original URL of its gold article)
