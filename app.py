@@ -79,7 +79,7 @@ EARLIEST, LATEST = date(1990, 1, 1), date(2100, 12, 31)
 TIMELINE_PASSAGES = 50
 LATEST_PAGE = 20
 #: Stories listed at once in the Stories view.
-STORIES_PAGE = 20
+STORIES_PAGE = 50
 #: Seconds between two reads of the index's status and saved questions by an open page, so it
 #: shows another process's refresh without a click.
 LIVE_EVERY = 4.0

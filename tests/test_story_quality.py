@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from browser_support import CHROMIUM, ROOT, chromium_page, streamlit_app
+from playwright.sync_api import expect
 
 from kb import KnowledgeBase, Settings
 from kb.evaluation import stories
@@ -49,8 +50,13 @@ def newsroom_kb(
     """(the newsroom's knowledge base, the ingest report, the newsroom's original-URL map)."""
     Newsroom = newsroom().Newsroom  # noqa: N806 - the class, as `from newsroom import` names it
     with Newsroom() as room:
+        # A generous read timeout: on a busy 2-core machine a page that times out falls back to
+        # its feed's excerpt, too short to place.
         settings = Settings(
-            index_dir=tmp_path_factory.mktemp("newsroom"), allow_private_hosts=True, host_delay=0
+            index_dir=tmp_path_factory.mktemp("newsroom"),
+            allow_private_hosts=True,
+            host_delay=0,
+            read_timeout=60.0,
         )
         kb = KnowledgeBase.open(settings=settings, embedder=real_embedder)
         report = kb.ingest(room.feed_urls)
@@ -105,6 +111,8 @@ def test_joining_stories_costs_little_of_the_ingest(
 ) -> None:
     _, report, _ = newsroom_kb
     assert report.new >= 480, report.summary()
+    # Only the newsroom's own refusals: the CNN pages answer 403, T21's 404.
+    assert set(report.page_errors) <= {"HTTP 403", "HTTP 404"}, report.summary()
     assert report.timings["stories"] <= STORIES_SHARE * report.elapsed, report.timings
 
 
@@ -124,6 +132,9 @@ def test_the_stories_view_lists_each_story_once_with_its_outlets_in_chromium(
         tab.click()
         cards = page.locator(".kb-story")
         cards.first.wait_for(timeout=PAGE_TIMEOUT_MS)
+        expect(cards.filter(has_text=re.compile("plague", re.IGNORECASE))).not_to_have_count(
+            0, timeout=PAGE_TIMEOUT_MS
+        )
         titles = page.locator(".kb-story .kb-title").all_inner_texts()
         plague = [t for t in titles if "plague" in t.lower()]
         duvet = [t for t in titles if "duvet" in t.lower()]
