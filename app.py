@@ -72,6 +72,8 @@ STYLE = """<style>
 .kb-copy { opacity: 0.7; font-size: 0.8rem; }
 </style>"""
 _MARKER = re.compile(r"\[(\d+)\]")
+#: A story's id (its first article's): what a ?story= link may carry.
+_STORY_ID = re.compile(r"[0-9a-f]{1,64}")
 _MARKDOWN_PUNCTUATION = re.compile(r"([!-/:-@\[-`{-~])")
 #: The widest date range the date pickers offer.
 EARLIEST, LATEST = date(1990, 1, 1), date(2100, 12, 31)
@@ -400,7 +402,7 @@ def restore_from_url() -> None:
     st.session_state["restored"] = True
     view = View.from_params(st.query_params.get_all)
     story = st.query_params.get_all("story")[-1:]
-    if story and re.fullmatch(r"[0-9a-f]{1,64}", story[0]):
+    if story and _STORY_ID.fullmatch(story[0]):
         st.session_state["story_view"] = story[0]
     st.session_state.update(
         question=view.question,
@@ -532,7 +534,7 @@ def also_in_html(citation: Citation) -> str:
 
 def story_link(story_id: str, text: str) -> str:
     """A link that opens a story on this page (its id is hex: nothing to escape but the text)."""
-    if not re.fullmatch(r"[0-9a-f]{1,64}", story_id):
+    if not _STORY_ID.fullmatch(story_id):
         return html.escape(text)
     return f'<a href="?story={story_id}" target="_self">{html.escape(text)}</a>'
 

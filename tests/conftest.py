@@ -14,6 +14,7 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -205,15 +206,15 @@ def hash_index(tmp_path_factory: pytest.TempPathFactory, server: FixtureServer) 
     return index
 
 
-@pytest.fixture(scope="session")
-def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real Chroma server (`chroma run`, shipped with chromadb) on loopback for the session."""
+@contextmanager
+def chroma_process(data: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """A real Chroma server (`chroma run`, shipped with chromadb) on a free loopback port over
+    the data directory: (its URL, its process); stopped afterwards."""
     if not CHROMA.exists():
         pytest.skip(f"no chroma command beside {sys.executable}")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
-    data = tmp_path_factory.mktemp("chroma-server")
     process = subprocess.Popen(
         [str(CHROMA), "run", "--path", str(data), "--host", "127.0.0.1", "--port", str(port)],
         stdout=subprocess.DEVNULL,
@@ -230,10 +231,17 @@ def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 time.sleep(0.2)
         else:
             pytest.fail("the Chroma server did not start within 60 s")
-        yield url
+        yield url, process
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+@pytest.fixture(scope="session")
+def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real Chroma server on loopback for the session."""
+    with chroma_process(tmp_path_factory.mktemp("chroma-server")) as (url, _):
+        yield url
 
 
 @pytest.fixture(scope="session")

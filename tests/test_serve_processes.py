@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 import httpx2
 import pytest
-from conftest import CHROMA, fixture_feeds
+from conftest import chroma_process, fixture_feeds
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
@@ -220,38 +220,12 @@ def test_kb_mcp_over_http_needs_the_token_and_answers(real_index: Path) -> None:
 
 
 # --- backends that go away ----------------------------------------------------------------------
-@contextmanager
-def own_chroma(directory: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
-    """A Chroma server of this test's own, so stopping it harms no other test."""
-    if not CHROMA.exists():
-        pytest.skip(f"no chroma command beside {sys.executable}")
-    port = free_port()
-    process = subprocess.Popen(
-        [str(CHROMA), "run", "--path", str(directory), "--host", "127.0.0.1", "--port", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/api/v2/heartbeat", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        yield url, process
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
-
-
 def test_a_backend_that_goes_away_is_a_503_naming_it_and_then_recovers(
     tmp_path: Path, server: FixtureServer
 ) -> None:
     if postgres_bin() is None:
         pytest.skip("PostgreSQL is not installed (scripts/install.sh --dev installs it)")
-    with PostgresServer() as pg, own_chroma(tmp_path / "chroma") as (chroma_url, chroma):
+    with PostgresServer() as pg, chroma_process(tmp_path / "chroma") as (chroma_url, chroma):
         database_url = pg.fresh_url()
         settings = Settings(
             index_dir=tmp_path / "index",

@@ -15,11 +15,11 @@ import argparse
 import logging
 import sys
 import threading
-from dataclasses import replace
 from pathlib import Path
 
 from kb.cli.exits import USAGE, fail, opening
-from kb.config import BACKENDS, Settings
+from kb.cli.ingest import settings_from
+from kb.config import BACKENDS
 from kb.errors import ConfigError, KBError
 from kb.knowledge_base import KnowledgeBase
 from kb.serve.access import Tokens, check_bind
@@ -73,24 +73,11 @@ def build_parser(program: str, *, mcp: bool) -> argparse.ArgumentParser:
     return parser
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    settings = Settings.from_env(
-        index_dir=args.index_dir,
-        chroma_url=args.chroma_url,
-        database_url=args.database_url,
-        model=args.model,
-        backend=args.backend,
-    )
-    if args.allow_private_hosts:
-        settings = replace(settings, allow_private_hosts=True)
-    return settings
-
-
 def _open(args: argparse.Namespace, *, server: str, check_host: bool) -> tuple[Service, Tokens]:
     tokens = Tokens.from_env()
     if check_host:
         check_bind(args.host, tokens, server=server)
-    return Service(KnowledgeBase.open(settings=_settings(args))), tokens
+    return Service(KnowledgeBase.open(settings=settings_from(args))), tokens
 
 
 def _logging(verbose: int) -> None:

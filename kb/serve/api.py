@@ -12,6 +12,7 @@ import logging
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Query, Request, Response
+from fastapi.dependencies.models import Dependant
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
@@ -121,6 +122,24 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+def query_filters(
+    since: str | None = None,
+    until: str | None = None,
+    feed: Annotated[list[str] | None, Query(max_length=MAX_FILTER_VALUES)] = None,
+    language: Annotated[list[str] | None, Query(max_length=MAX_FILTER_VALUES)] = None,
+    category: Annotated[list[str] | None, Query(max_length=MAX_FILTER_VALUES)] = None,
+) -> dict[str, Any]:
+    """The filters of a GET route's query (a list one repeated: feed=a&feed=b), as
+    Service takes them."""
+    return {
+        "since": since,
+        "until": until,
+        "feeds": feed,
+        "languages": language,
+        "categories": category,
+    }
+
+
 def create_app(service: Service, tokens: Tokens) -> FastAPI:
     """The API on one knowledge base's service."""
     app = FastAPI(
@@ -177,52 +196,32 @@ def create_app(service: Service, tokens: Tokens) -> FastAPI:
     @app.get("/healthz", tags=["health"])
     def healthz() -> dict[str, Any]:
         """Whether the knowledge base's catalog answers (no token needed)."""
-        service.kb.stats()
+        service.kb.refresh_status()
         return {"status": "ok"}
 
     @app.get("/v1/ask", dependencies=checked, tags=["ask"])
     def ask_get(
         q: Annotated[str, Query(max_length=MAX_QUESTION_CHARS * 4, description="the question")],
+        filters: Annotated[dict[str, Any], Depends(query_filters)],
         k: Annotated[int | None, Query(ge=1, le=MAX_K)] = None,
-        since: str | None = None,
-        until: str | None = None,
-        feed: Annotated[list[str] | None, Query(max_length=MAX_FILTER_VALUES)] = None,
-        language: Annotated[list[str] | None, Query(max_length=MAX_FILTER_VALUES)] = None,
-        category: Annotated[list[str] | None, Query(max_length=MAX_FILTER_VALUES)] = None,
     ) -> AnswerPayload:
         """The answer: text with [n] markers and its citations, or a decline with its reason
         (confident false)."""
-        return service.ask(
-            q, k=k, since=since, until=until, feeds=feed, languages=language, categories=category
-        )
+        return service.ask(q, k=k, **filters)
 
     @app.post("/v1/ask", dependencies=checked, tags=["ask"])
     def ask_post(body: AskBody) -> AnswerPayload:
         """As GET /v1/ask, with the question and filters in a JSON body."""
-        return service.ask(
-            body.question,
-            k=body.k,
-            since=body.since,
-            until=body.until,
-            feeds=body.feeds,
-            languages=body.languages,
-            categories=body.categories,
-        )
+        return service.ask(body.question, **body.model_dump(exclude={"question"}))
 
     @app.get("/v1/search", dependencies=checked, tags=["search"])
     def search(
         q: Annotated[str, Query(max_length=MAX_QUESTION_CHARS * 4)],
+        filters: Annotated[dict[str, Any], Depends(query_filters)],
         k: Annotated[int | None, Query(ge=1, le=MAX_K)] = None,
-        since: str | None = None,
-        until: str | None = None,
-        feed: Annotated[list[str] | None, Query(max_length=MAX_FILTER_VALUES)] = None,
-        language: Annotated[list[str] | None, Query(max_length=MAX_FILTER_VALUES)] = None,
-        category: Annotated[list[str] | None, Query(max_length=MAX_FILTER_VALUES)] = None,
     ) -> SearchPayload:
         """The passages that best match q, best first, with their articles' metadata."""
-        return service.search(
-            q, k=k, since=since, until=until, feeds=feed, languages=language, categories=category
-        )
+        return service.search(q, k=k, **filters)
 
     @app.get("/v1/articles/{article_id}", dependencies=checked, tags=["articles"])
     def article(article_id: str) -> ArticlePayload:
@@ -263,14 +262,7 @@ def create_app(service: Service, tokens: Tokens) -> FastAPI:
     @app.post("/v1/watches", dependencies=checked, status_code=201, tags=["saved questions"])
     def add_watch(body: WatchBody) -> WatchPayload:
         """Save a question: every refresh records the new articles that answer it."""
-        return service.watch(
-            body.question,
-            since=body.since,
-            until=body.until,
-            feeds=body.feeds,
-            languages=body.languages,
-            categories=body.categories,
-        )
+        return service.watch(body.question, **body.model_dump(exclude={"question"}))
 
     @app.delete(
         "/v1/watches/{watch_id}", dependencies=checked, status_code=204, tags=["saved questions"]
@@ -301,13 +293,21 @@ def needs(method: str, path: str) -> Access:
     return Access.READ
 
 
+def _query_names(dependant: Dependant) -> set[str]:
+    """The query parameters a route reads, its dependencies' (query_filters) included."""
+    names = {p.alias for p in dependant.query_params}
+    for dependency in dependant.dependencies:
+        names |= _query_names(dependency)
+    return names
+
+
 def _query_params(app: FastAPI) -> dict[str, frozenset[str]]:
     """Each route's query parameters by "METHOD path" (a misspelt filter is refused rather
     than silently filtering nothing)."""
     known: dict[str, frozenset[str]] = {}
     for route in app.routes:
         if isinstance(route, APIRoute):
-            names = frozenset(p.alias for p in route.dependant.query_params)
+            names = frozenset(_query_names(route.dependant))
             for method in route.methods or ():
                 known[f"{method} {route.path}"] = names
     return known

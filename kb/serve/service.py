@@ -119,37 +119,24 @@ class Service:
         question: object,
         *,
         k: object = None,
-        since: object = None,
-        until: object = None,
-        feeds: object = None,
-        languages: object = None,
-        categories: object = None,
+        **filters: object,
     ) -> AnswerPayload:
-        """The answer with [n] citations, or a decline with its reason."""
+        """The answer with [n] citations, or a decline with its reason; filters are
+        filters_from()'s (since, until, feeds, languages, categories)."""
         text = checked_text(question)
-        filters = filters_from(
-            since=since, until=until, feeds=feeds, languages=languages, categories=categories
-        )
-        answer = self.kb.ask(text, checked_k(k, ANSWER_K), filters=filters)
-        return answer_payload(answer, self.kb.stats().last_refresh)
+        answer = self.kb.ask(text, checked_k(k, ANSWER_K), filters=filters_from(**filters))
+        return answer_payload(answer, self.kb.refresh_status().last_refresh)
 
     def search(
         self,
         query: object,
         *,
         k: object = None,
-        since: object = None,
-        until: object = None,
-        feeds: object = None,
-        languages: object = None,
-        categories: object = None,
+        **filters: object,
     ) -> SearchPayload:
         """The passages that best match the query, best first."""
         text = checked_text(query, "query")
-        filters = filters_from(
-            since=since, until=until, feeds=feeds, languages=languages, categories=categories
-        )
-        found = self.kb.search_result(text, checked_k(k, SEARCH_K), filters=filters)
+        found = self.kb.search_result(text, checked_k(k, SEARCH_K), filters=filters_from(**filters))
         return search_payload(text, found.hits, found.degraded)
 
     def article(self, article_id: str) -> ArticlePayload:
@@ -186,19 +173,12 @@ class Service:
     def watch(
         self,
         question: object,
-        *,
-        since: object = None,
-        until: object = None,
-        feeds: object = None,
-        languages: object = None,
-        categories: object = None,
+        **filters: object,
     ) -> WatchPayload:
-        """Save a question: every refresh records the new articles that answer it."""
+        """Save a question: every refresh records the new articles that answer it (within
+        filters_from()'s filters)."""
         text = checked_text(question)
-        filters = filters_from(
-            since=since, until=until, feeds=feeds, languages=languages, categories=categories
-        )
-        return watch_payload(self.kb.add_watch(text, filters))
+        return watch_payload(self.kb.add_watch(text, filters_from(**filters)))
 
     def watches(self) -> WatchesPayload:
         """The saved questions."""
