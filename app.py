@@ -43,6 +43,8 @@ from kb import (
     WatchMatch,
 )
 from kb.answer import NO_ANSWER
+from kb.briefing import Briefing, Item
+from kb.briefing import render as render_briefing
 
 logger = logging.getLogger(__name__)
 
@@ -70,6 +72,9 @@ STYLE = """<style>
 .kb-story ol { padding-left: 1.2rem; margin: 0.3rem 0 0; }
 .kb-story li { font-size: 0.9rem; margin-bottom: 0.2rem; }
 .kb-copy { opacity: 0.7; font-size: 0.8rem; }
+.kb-brief blockquote { margin: 0.3rem 0 0.3rem 0.6rem; padding-left: 0.6rem;
+  border-left: 3px solid rgba(128, 128, 128, 0.4); }
+.kb-brief-sources { font-size: 0.85rem; overflow-wrap: anywhere; }
 </style>"""
 _MARKER = re.compile(r"\[(\d+)\]")
 #: A story's id (its first article's): what a ?story= link may carry.
@@ -82,6 +87,14 @@ TIMELINE_PASSAGES = 50
 LATEST_PAGE = 20
 #: Stories listed at once in the Stories view.
 STORIES_PAGE = 50
+#: The Briefing view's periods (their labels, and how far back from now each reaches).
+BRIEF_PERIODS = {
+    "Last 24 hours": timedelta(hours=24),
+    "Last 7 days": timedelta(days=7),
+    "Last 30 days": timedelta(days=30),
+}
+FILTER_DATES = "The dates chosen under Filters"
+MAX_TOPIC_CHARS = 500
 #: Seconds between two reads of the index's status and saved questions by an open page, so it
 #: shows another process's refresh without a click.
 LIVE_EVERY = 4.0
@@ -131,12 +144,31 @@ SPANISH = {
     "the story ({n} outlets)": "la historia ({n} medios)",
     "First reported by {feed} on {date}": "Publicada primero por {feed} el {date}",
     "{n} outlets: {outlets}": "{n} medios: {outlets}",
+    "1 outlet: {outlets}": "1 medio: {outlets}",
     "copy of {feed}": "copia de {feed}",
     "The latest stories, each once with the outlets that report it.": (
         "Las últimas historias, cada una una vez con los medios que la publican."
     ),
     "Include stories only one article reports": "Incluir historias de un solo artículo",
     "No stories match these dates.": "Ninguna historia corresponde a estas fechas.",
+    "Briefing": "Resumen",
+    "Period": "Periodo",
+    "Last 24 hours": "Últimas 24 horas",
+    "Last 7 days": "Últimos 7 días",
+    "Last 30 days": "Últimos 30 días",
+    "The dates chosen under Filters": "Las fechas elegidas en Filtros",
+    "Topic (optional): a question or a subject": "Tema (opcional): una pregunta o un asunto",
+    (
+        "The period's stories, those most outlets carry first, each in its most central "
+        "sentences as the articles write them."
+    ): (
+        "Las historias del periodo, primero las que publican más medios, cada una con sus "
+        "frases más centrales tal como las escriben los artículos."
+    ),
+    "No stories in this period.": "Ninguna historia en este periodo.",
+    "Download (Markdown)": "Descargar (Markdown)",
+    "Download (HTML, for email)": "Descargar (HTML, para correo)",
+    "Download (Atom feed)": "Descargar (canal Atom)",
     "That story is no longer in the knowledge base.": (
         "Esa historia ya no está en la base de conocimiento."
     ),
@@ -570,6 +602,45 @@ def story_html(story: Story) -> str:
     )
 
 
+def brief_byline(briefing: Briefing, item: Item) -> str:
+    """How many outlets carry a briefing's story, which, and who reported it first."""
+    first = tr(
+        "First reported by {feed} on {date}",
+        feed=item.first_feed,
+        date=format_date(item.first_published),
+    )
+    label = "1 outlet: {outlets}" if len(item.sources) == 1 else "{n} outlets: {outlets}"
+    outlets = tr(label, n=len(item.sources), outlets=", ".join(item.sources))
+    return f"{outlets} · {first}"
+
+
+def briefing_html(briefing: Briefing) -> str:
+    """A briefing as cards: each story's title, outlets and first report, its quotes with
+    their [n], then the numbered sources (outlet, date, linked title)."""
+    cards = []
+    for item in briefing.items:
+        quotes = "".join(
+            f"<blockquote>{html.escape(q.text)} "
+            f'<a href="#brief-source-{q.source}">[{q.source}]</a></blockquote>'
+            for q in item.quotes
+        )
+        cards.append(
+            f'<div class="kb-card kb-brief" id="brief-{html.escape(item.story_id)}">'
+            f'<div class="kb-title">{link(item.url, item.title or tr("Untitled"))}</div>'
+            f'<div class="kb-meta">{html.escape(brief_byline(briefing, item))}</div>{quotes}</div>'
+        )
+    sources = "".join(
+        f'<li id="brief-source-{s.n}" value="{s.n}">{html.escape(s.feed)}, '
+        f"{html.escape(format_date(s.published))}: {link(s.url, s.title or tr('Untitled'))}</li>"
+        for s in briefing.sources
+    )
+    return (
+        "".join(cards)
+        + f'<div class="kb-brief-sources"><strong>{html.escape(tr("Sources"))}</strong>'
+        f"<ol>{sources}</ol></div>"
+    )
+
+
 def match_html(match: WatchMatch) -> str:
     """A saved question's match: linked title, language and date, the passage with the
     sentence that answered in <mark>."""
@@ -833,6 +904,58 @@ def show_stories(kb: KnowledgeBase, filters: Filters) -> None:
     st.html("".join(story_html(s) for s in stories))
 
 
+def show_briefing(kb: KnowledgeBase, filters: Filters) -> None:
+    """The briefing of a period (the last 7 days by default, or the filters' dates), narrowed
+    to a topic when one is given, with downloads in Markdown, HTML and Atom."""
+    st.caption(
+        tr(
+            "The period's stories, those most outlets carry first, each in its most central "
+            "sentences as the articles write them."
+        )
+    )
+    periods = [*BRIEF_PERIODS, *([FILTER_DATES] if filters.since or filters.until else [])]
+    # The labels are the options (a format_func's labels do not survive Streamlit's AppTest).
+    labels = [tr(p) for p in periods]
+    shown = st.radio(tr("Period"), labels, index=1, horizontal=True, key="brief_period")
+    picked = periods[labels.index(shown)] if shown in labels else periods[1]
+    topic = st.text_input(tr("Topic (optional): a question or a subject"), key="brief_topic")
+    now = datetime.now(UTC)
+    if picked == FILTER_DATES:
+        since, until = filters.since or now - BRIEF_PERIODS["Last 30 days"], filters.until or now
+    else:
+        since, until = now - BRIEF_PERIODS[picked], now
+    briefing = kb.brief(
+        since=since,
+        until=until,
+        topic=topic.strip()[:MAX_TOPIC_CHARS] or None,
+        feeds=filters.feeds,
+        languages=filters.languages,
+        language=page_language(),
+    )
+    if not briefing.items:
+        st.info(tr("No stories in this period."))
+        return
+    st.html(briefing_html(briefing))
+    stamp = f"{since:%Y%m%d}-{until:%Y%m%d}"
+    columns = st.columns(3)
+    for column, (label, fmt, kind, ending) in zip(
+        columns,
+        [
+            ("Download (Markdown)", "markdown", "text/markdown", "md"),
+            ("Download (HTML, for email)", "html", "text/html", "html"),
+            ("Download (Atom feed)", "atom", "application/atom+xml", "xml"),
+        ],
+        strict=True,
+    ):
+        column.download_button(
+            tr(label),
+            render_briefing(briefing, fmt),
+            file_name=f"briefing-{stamp}.{ending}",
+            mime=kind,
+            key=f"brief_{fmt}",
+        )
+
+
 def show_story(kb: KnowledgeBase, story_id: str) -> None:
     """One story, opened from a citation's link, with a button to close it."""
     story = kb.story(story_id)
@@ -1084,11 +1207,13 @@ def explore(kb: KnowledgeBase, filters_box: DeltaGenerator) -> None:
     if question.strip():
         show_question(kb, question, view.filters())
         return
-    latest, stories = st.tabs([tr("Latest articles"), tr("Stories")])
+    latest, stories, briefing = st.tabs([tr("Latest articles"), tr("Stories"), tr("Briefing")])
     with latest:
         show_latest(kb, view.filters())
     with stories:
         show_stories(kb, view.filters())
+    with briefing:
+        show_briefing(kb, view.filters())
 
 
 def choose_language(settings: Settings) -> None:

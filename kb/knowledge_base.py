@@ -16,6 +16,8 @@ from pathlib import Path
 
 from kb.answer import Answer, Answerer, decline
 from kb.archive import ArchiveReport, export_index, import_index
+from kb.briefing import Briefing, compose
+from kb.briefing.compose import PERIOD, STORIES, TOPIC_HITS, TOPIC_MARGIN, TOPIC_MIN, aware
 from kb.catalog import ArticleSummary, Catalog, Facets, FeedRecord, open_catalog
 from kb.config import DEFAULT_FEEDS, Settings, settings_for_model
 from kb.embed import Embedder, load_embedder
@@ -319,6 +321,74 @@ class KnowledgeBase:
     def story(self, story_id: str) -> Story | None:
         """One story by its id (Citation.story_id, Story.story_id), or None."""
         return read_story(self.catalog, story_id)
+
+    def brief(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        topic: str | None = None,
+        feeds: Iterable[str] = (),
+        languages: Iterable[str] = (),
+        language: str | None = None,
+        limit: int = STORIES,
+    ) -> Briefing:
+        """The briefing of a period (default: the last day): its stories ranked by how many
+        outlets carry them and how recently, each told by its most central sentences quoted
+        as stored and cited [n] with outlet and date; no LLM. topic (a question, or a saved
+        question's id) keeps the stories it finds; feeds and languages keep those articles.
+        language is the briefing's ("en" or "es"): its labels, and a story with articles in
+        it is quoted from them. Render it with
+        kb.briefing.render(briefing, "markdown" | "html" | "json" | "atom")."""
+        until = aware(until) if until else self.clock()
+        since = aware(since) if since else until - PERIOD
+        if since > until:
+            raise ValueError("since is after until")
+        feeds, languages = tuple(feeds), tuple(languages)
+        language = (language or "").strip().lower()
+        asked = (topic or "").strip()
+        saved = next((w for w in self.watches() if asked == str(w.watch_id)), None)
+        embedder = self.embedder
+        primary = getattr(embedder, "primary", embedder)
+        # A model whose cosines run low (the hash backend's bag of words) has them raised.
+        offset = float(getattr(primary, "similarity_offset", 0.0))
+        within = None
+        if asked:
+            filters = Filters(
+                since=since,
+                until=until,
+                feeds=feeds,
+                languages=languages,
+            )
+            question = saved.question if saved else asked
+            if saved is not None:
+                filters = replace(
+                    saved.filters,
+                    since=since,
+                    until=until,
+                    feeds=feeds or saved.filters.feeds,
+                    languages=languages or saved.filters.languages,
+                )
+            hits = self.search(question, k=TOPIC_HITS, filters=filters)
+            best = max((h.score for h in hits), default=0.0)
+            floor = max(TOPIC_MIN - offset, best - TOPIC_MARGIN)
+            within = {h.article_id for h in hits if h.score >= floor}
+            asked = question
+        return compose(
+            self.catalog,
+            self.store.passages_of,
+            primary.embed,
+            lambda v: vector_parts(embedder, v)[0],
+            since=since,
+            until=until,
+            feeds=feeds,
+            languages=languages,
+            language=language,
+            within=within,
+            limit=limit,
+            topic=asked,
+            now=self.clock(),
+        )
 
     def analyse(self, question: str) -> Question:
         """What ask() reads in a question: terms, names, numbers, expected answer, time."""

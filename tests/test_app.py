@@ -215,6 +215,22 @@ def test_latest_list_keeps_feed_text_inert(hostile_index: Path) -> None:
     assert "javascript:" not in " ".join(re.findall(r'href="([^"]*)"', lists[0]))
 
 
+def test_the_briefing_keeps_feed_text_inert(hostile_index: Path) -> None:
+    at = run_page()
+    at.date_input(key="since").set_value(date(1990, 1, 1)).run()
+    at.radio(key="brief_period").set_value("The dates chosen under Filters").run()
+    briefing = next(b for b in html_bodies(at) if 'class="kb-card kb-brief"' in b)
+    assert briefing.count('class="kb-card kb-brief"') == 2  # the two walrus articles
+    assert "<blockquote>" in briefing
+    assert "<script" not in briefing
+    assert "<img" not in briefing
+    hrefs = re.findall(r'href="([^"]*)"', briefing)
+    assert hrefs
+    assert all(h.startswith(("http://", "https://", "#brief-source-")) for h in hrefs)
+    downloads = at.get("download_button")
+    assert len(downloads) == 3
+
+
 @pytest.mark.parametrize(
     ("url", "safe"),
     [
