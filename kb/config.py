@@ -65,6 +65,13 @@ class Settings:
     retry_backoff: float = 1.0
     max_retry_wait: float = 30.0
     respect_robots: bool = True
+    #: Where email alerts and briefings are sent from (KB_SMTP_*).
+    smtp_host: str = "localhost"
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_from: str = "kb@localhost"
+    smtp_starttls: bool = False
 
     def __post_init__(self) -> None:
         # Accept str paths from callers; everything inside works with Path.
@@ -122,6 +129,21 @@ class Settings:
             values["database_url"] = env["KB_DATABASE_URL"].strip()
         if env.get("KB_CHROMA_TOKEN"):
             values["chroma_token"] = env["KB_CHROMA_TOKEN"]
+        for name, attr in (
+            ("KB_SMTP_HOST", "smtp_host"),
+            ("KB_SMTP_USER", "smtp_user"),
+            ("KB_SMTP_PASSWORD", "smtp_password"),
+            ("KB_SMTP_FROM", "smtp_from"),
+        ):
+            if env.get(name):
+                values[attr] = env[name].strip()
+        if env.get("KB_SMTP_PORT"):
+            port = env["KB_SMTP_PORT"].strip()
+            if not port.isdigit() or not 0 < int(port) < 65536:
+                raise ConfigError(f"KB_SMTP_PORT must be a port number, not {port!r}")
+            values["smtp_port"] = int(port)
+        if "KB_SMTP_STARTTLS" in env:
+            values["smtp_starttls"] = parse_bool("KB_SMTP_STARTTLS", env)
         for name, attr in (
             ("KB_CONNECT_TIMEOUT", "connect_timeout"),
             ("KB_READ_TIMEOUT", "read_timeout"),

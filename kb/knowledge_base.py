@@ -14,6 +14,11 @@ from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
+from kb import alerts
+from kb.alerts import AnswerRecord, BriefingSchedule, Change, Delivery, Destination
+from kb.alerts.destinations import checked as check_destination
+from kb.alerts.schedules import EVERY, checked_schedule
+from kb.alerts.senders import send as send_message
 from kb.answer import Answer, Answerer, decline
 from kb.archive import ArchiveReport, export_index, import_index
 from kb.briefing import Briefing, compose
@@ -444,7 +449,10 @@ class KnowledgeBase:
         ConfigError for an empty, over-long or wordless question."""
         text = checked_question(question)
         watch_id = self.catalog.add_watch(text, filters_to_json(filters))
-        return next(w for w in self.watches() if w.watch_id == watch_id)
+        watch = next(w for w in self.watches() if w.watch_id == watch_id)
+        if self.catalog.last_answer(watch_id) is None:  # the answer later ones are told against
+            self._record_answer(watch)
+        return watch
 
     def watches(self) -> list[Watch]:
         """The saved questions, oldest first, each with its count of unseen matches (new)."""
@@ -474,7 +482,108 @@ class KnowledgeBase:
             added += match_new(
                 self.catalog, watch, lambda question, filters: self.ask(question, filters=filters)
             )
+            self._record_answer(watch)
         return added
+
+    def _record_answer(self, watch: Watch) -> Change | None:
+        """Ask a saved question again; keep its answer in its history when it says something
+        else, and queue an alert to its destinations when it states something new."""
+        answer = self.ask(watch.question, filters=watch.filters)
+        stories = {c.story_id for c in answer.citations if c.quoted and c.story_id}
+        sources = {s: story.sources for s in stories if (story := self.story(s)) is not None}
+        sends_to = [d for d in self.destinations() if d.watch_id in (None, watch.watch_id)]
+        return alerts.record_answer(
+            self.catalog, watch.watch_id, watch.question, answer, sources, sends_to
+        )
+
+    def answer_history(self, watch: Watch | int, *, limit: int = 20) -> list[AnswerRecord]:
+        """A saved question's answers, newest first, each with the one before it and what
+        changed (change is None for one that stated nothing new)."""
+        return alerts.answer_history(self.catalog, _watch_id(watch), limit=limit)
+
+    # --- where alerts and briefings go -------------------------------------------------------
+    def add_destination(
+        self, kind: str, target: str, *, secret: str = "", watch: Watch | int | None = None
+    ) -> Destination:
+        """Send alerts to an email address ("email"), a webhook URL signed with secret
+        ("webhook"), or an apprise URL ("apprise"); for one saved question (watch) or every
+        one (None). A webhook's host passes the feeds' private-address guard. ConfigError
+        when it cannot be used."""
+        target, secret = check_destination(
+            kind, target, secret, allow_private_hosts=self.settings.allow_private_hosts
+        )
+        watch_id = _watch_id(watch) if watch is not None else None
+        if watch_id is not None and all(w.watch_id != watch_id for w in self.watches()):
+            raise ConfigError(f"no saved question {watch_id}")
+        dest_id = self.catalog.add_destination(kind, target, secret, watch_id)
+        return next(d for d in self.destinations() if d.dest_id == dest_id)
+
+    def destinations(self) -> list[Destination]:
+        """Every destination (Destination.shown hides its secrets)."""
+        return alerts.destinations(self.catalog)
+
+    def remove_destination(self, dest_id: int) -> None:
+        """Forget a destination, its briefing schedules and its unsent messages."""
+        if not self.catalog.remove_destination(dest_id):
+            raise ConfigError(f"no destination {dest_id}")
+
+    def schedule_briefing(
+        self,
+        dest_id: int,
+        *,
+        every: str = "daily",
+        at: str = "07:00",
+        weekday: str | int | None = None,
+        topic: str = "",
+        language: str = "en",
+    ) -> BriefingSchedule:
+        """Send a briefing of the day (or week) before to a destination every day (or week,
+        on weekday) at a time of day (HH:MM, UTC), on a topic or every story."""
+        every, at, day = checked_schedule(every, at, weekday)
+        if all(d.dest_id != dest_id for d in self.destinations()):
+            raise ConfigError(f"no destination {dest_id}")
+        if language not in ("en", "es"):
+            raise ConfigError(f"a briefing is in en or es, not {language!r}")
+        schedule_id = self.catalog.add_briefing_schedule(
+            dest_id, every, at, day, " ".join(topic.split())[:500], language
+        )
+        return next(s for s in self.briefing_schedules() if s.schedule_id == schedule_id)
+
+    def briefing_schedules(self) -> list[BriefingSchedule]:
+        return alerts.schedules(self.catalog)
+
+    def remove_briefing_schedule(self, schedule_id: int) -> None:
+        if not self.catalog.remove_briefing_schedule(schedule_id):
+            raise ConfigError(f"no scheduled briefing {schedule_id}")
+
+    def deliver(self, *, now: datetime | None = None) -> Delivery:
+        """Queue the scheduled briefings now due, then send every message due (alerts and
+        briefings) with retries and backoff; a destination that fails never stops the others.
+        The watcher calls this after every refresh round."""
+        now = now or self.clock()
+
+        def brief(schedule: BriefingSchedule, due: datetime) -> Briefing:
+            return self.brief(
+                since=due - EVERY[schedule.every],
+                until=due,
+                topic=schedule.topic or None,
+                language=schedule.language,
+            )
+
+        alerts.queue_briefings(self.catalog, brief, now)
+        by_id = {d.dest_id: d for d in self.destinations()}
+        return alerts.deliver(
+            self.catalog, by_id, lambda m, d: send_message(m, d, self.settings), now
+        )
+
+    def next_delivery(self) -> datetime | None:
+        """When the next message or scheduled briefing falls due, or None."""
+        now = self.clock()
+        times = [s.next_due(now) for s in self.briefing_schedules()]
+        due = self.catalog.next_message_due()
+        if due:
+            times.append(datetime.fromisoformat(due))
+        return min(times) if times else None
 
     def stats(self) -> Stats:
         """Articles, passages, feeds and last refresh (read from the catalog; no model load)."""

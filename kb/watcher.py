@@ -167,7 +167,7 @@ class Watcher:
                 self._on_start()
                 try:
                     while not self._stop.is_set():
-                        self._rest(self._refresh_due())
+                        self._rest(self._deliver(self._refresh_due()))
                 finally:
                     self.kb.catalog.set_watcher_beat(None)
         finally:
@@ -206,6 +206,27 @@ class Watcher:
             self.kb.catalog.set_meta("next_refresh", upcoming.isoformat())
             self._published = upcoming
         return upcoming
+
+    def _deliver(self, upcoming: datetime | None) -> datetime | None:
+        """Send the alerts and scheduled briefings due (kb.alerts: each message stays in the
+        outbox until sent); the next due time, of a feed or a message. A failure here is
+        logged and never stops the refreshes."""
+        try:
+            delivery = self.kb.deliver(now=self._clock())
+            if delivery.sent or delivery.retrying or delivery.failed:
+                logger.info(
+                    "messages: %d sent, %d to retry, %d failed",
+                    delivery.sent,
+                    delivery.retrying,
+                    delivery.failed,
+                )
+            later = self.kb.next_delivery()
+        except Exception:  # delivery must never stop the refreshes
+            logger.exception("sending alerts and briefings failed; the refreshes go on")
+            return upcoming
+        if later is None:
+            return upcoming
+        return min(later, upcoming) if upcoming else later
 
     def _due_times(self, sources: list[str], now: datetime) -> dict[str, datetime]:
         """When each feed is due; a feed never scheduled is due now. A schedule the clock went

@@ -203,8 +203,68 @@ class Stories(Protocol):
     def story_placements(self, article_ids: Sequence[str]) -> dict[str, tuple[str, str]]: ...
 
 
+class Alerts(Protocol):
+    """Saved questions' answer history, destinations, briefing schedules and the outbox
+    (kb.alerts)."""
+
+    def last_answer(self, watch_id: int) -> tuple[int, str] | None: ...
+
+    def record_answer(
+        self,
+        watch_id: int,
+        seq: int,
+        state: str,
+        change: str,
+        messages: Sequence[Sequence[object]] = (),
+    ) -> bool: ...
+
+    def answer_rows(self, watch_id: int, *, limit: int) -> list[tuple[Any, ...]]: ...
+
+    def add_destination(self, kind: str, target: str, secret: str, watch_id: int | None) -> int: ...
+
+    def destination_rows(self) -> list[tuple[Any, ...]]: ...
+
+    def remove_destination(self, dest_id: int) -> bool: ...
+
+    def add_briefing_schedule(
+        self, dest_id: int, every: str, at: str, weekday: int | None, topic: str, language: str
+    ) -> int: ...
+
+    def briefing_schedule_rows(self) -> list[tuple[Any, ...]]: ...
+
+    def remove_briefing_schedule(self, schedule_id: int) -> bool: ...
+
+    def record_briefing(
+        self, schedule_id: int, due: str, previous: str | None, message: Sequence[object]
+    ) -> bool: ...
+
+    def due_messages(self, now: str, *, limit: int) -> list[tuple[Any, ...]]: ...
+
+    def next_message_due(self) -> str | None: ...
+
+    def mark_message(
+        self,
+        message_id: str,
+        *,
+        sent_at: str | None = None,
+        failed_at: str | None = None,
+        next_attempt: str | None = None,
+        error: str = "",
+    ) -> None: ...
+
+    def outbox_rows(self, *, limit: int) -> list[tuple[Any, ...]]: ...
+
+
 class Catalog(
-    Settings, Locks, FeedState, ArticleState, LexicalIndex, SavedQuestions, Stories, Protocol
+    Settings,
+    Locks,
+    FeedState,
+    ArticleState,
+    LexicalIndex,
+    SavedQuestions,
+    Stories,
+    Alerts,
+    Protocol,
 ):
     """The whole catalog."""
 

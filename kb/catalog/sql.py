@@ -663,9 +663,24 @@ class SQLCatalog(ABC):
             )
 
     def remove_watch(self, watch_id: int) -> bool:
-        """Forget a saved question and its matches; False if there was none."""
+        """Forget a saved question, its matches, its answers and the destinations kept for it
+        alone; False if there was none."""
         with self.transaction() as tx:
             tx.execute("DELETE FROM watch_matches WHERE watch_id = ?", (watch_id,))
+            tx.execute("DELETE FROM watch_answers WHERE watch_id = ?", (watch_id,))
+            own = [
+                r[0]
+                for r in tx.execute(
+                    "SELECT dest_id FROM destinations WHERE watch_id = ?", (watch_id,)
+                ).fetchall()
+            ]
+            for dest_id in own:
+                tx.execute(
+                    "DELETE FROM outbox WHERE dest_id = ? AND sent_at IS NULL "
+                    "AND failed_at IS NULL",
+                    (dest_id,),
+                )
+            tx.execute("DELETE FROM destinations WHERE watch_id = ?", (watch_id,))
             return tx.execute("DELETE FROM watches WHERE watch_id = ?", (watch_id,)).rowcount > 0
 
     def watch_rows(self) -> list[tuple[Any, ...]]:
@@ -727,6 +742,183 @@ class SQLCatalog(ABC):
                 ).rowcount
                 for a in dict.fromkeys(article_ids)
             )
+
+    # --- alerts: answer history, destinations, briefing schedules, the outbox -----------------
+    def last_answer(self, watch_id: int) -> tuple[int, str] | None:
+        """(seq, state JSON) of a saved question's last recorded answer, or None."""
+        rows = self._query(
+            "SELECT seq, state FROM watch_answers WHERE watch_id = ? ORDER BY seq DESC LIMIT 1",
+            (watch_id,),
+        )
+        return (int(rows[0][0]), str(rows[0][1])) if rows else None
+
+    def record_answer(
+        self,
+        watch_id: int,
+        seq: int,
+        state: str,
+        change: str,
+        messages: Sequence[Sequence[object]] = (),
+    ) -> bool:
+        """Record a saved question's answer as number seq (state and change as JSON; change ''
+        when there is nothing to tell), and queue its messages (message_id, dest_id, subject,
+        text, html, payload) in the same transaction, so an alert is never lost nor queued
+        twice. False when that answer was recorded already (another process got there first)."""
+        now = utc_now()
+        with self.transaction() as tx:
+            added = tx.execute(
+                "INSERT INTO watch_answers (watch_id, seq, answered_at, state, change) "
+                "VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                (watch_id, seq, now, state, change),
+            ).rowcount
+            if not added:
+                return False
+            for m in messages:
+                _queue(tx, m, now)
+            return True
+
+    def answer_rows(self, watch_id: int, *, limit: int) -> list[tuple[Any, ...]]:
+        """(seq, answered_at, state, change) of a saved question's answers, newest first."""
+        return self._query(
+            "SELECT seq, answered_at, state, change FROM watch_answers WHERE watch_id = ? "
+            "ORDER BY seq DESC LIMIT ?",
+            (watch_id, limit),
+        )
+
+    def add_destination(self, kind: str, target: str, secret: str, watch_id: int | None) -> int:
+        """Keep a destination (unless kept already for the same saved question); its id."""
+        with self.transaction() as tx:
+            row = tx.execute(
+                "SELECT dest_id FROM destinations WHERE kind = ? AND target = ? AND "
+                "COALESCE(watch_id, -1) = ?",
+                (kind, target, -1 if watch_id is None else watch_id),
+            ).fetchone()
+            if row:
+                tx.execute(
+                    "UPDATE destinations SET secret = ? WHERE dest_id = ?", (secret, int(row[0]))
+                )
+                return int(row[0])
+            inserted = tx.execute(
+                "INSERT INTO destinations (kind, target, secret, watch_id, created) "
+                "VALUES (?, ?, ?, ?, ?) RETURNING dest_id",
+                (kind, target, secret, watch_id, utc_now()),
+            ).fetchone()
+            return int(inserted[0])
+
+    def destination_rows(self) -> list[tuple[Any, ...]]:
+        """(dest_id, kind, target, secret, watch_id, created) of every destination."""
+        return self._query(
+            "SELECT dest_id, kind, target, secret, watch_id, created FROM destinations "
+            "ORDER BY dest_id"
+        )
+
+    def remove_destination(self, dest_id: int) -> bool:
+        """Forget a destination, its briefing schedules and its unsent messages."""
+        with self.transaction() as tx:
+            tx.execute("DELETE FROM briefing_schedules WHERE dest_id = ?", (dest_id,))
+            tx.execute(
+                "DELETE FROM outbox WHERE dest_id = ? AND sent_at IS NULL AND failed_at IS NULL",
+                (dest_id,),
+            )
+            return tx.execute("DELETE FROM destinations WHERE dest_id = ?", (dest_id,)).rowcount > 0
+
+    def add_briefing_schedule(
+        self, dest_id: int, every: str, at: str, weekday: int | None, topic: str, language: str
+    ) -> int:
+        """Schedule a briefing to a destination; its id."""
+        with self.transaction() as tx:
+            inserted = tx.execute(
+                "INSERT INTO briefing_schedules (dest_id, every, time_of_day, weekday, topic, "
+                "language, created) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING schedule_id",
+                (dest_id, every, at, weekday, topic, language, utc_now()),
+            ).fetchone()
+            return int(inserted[0])
+
+    def briefing_schedule_rows(self) -> list[tuple[Any, ...]]:
+        """(schedule_id, dest_id, every, at, weekday, topic, language, created, last_sent)."""
+        return self._query(
+            "SELECT schedule_id, dest_id, every, time_of_day, weekday, topic, language, created, "
+            "last_sent FROM briefing_schedules ORDER BY schedule_id"
+        )
+
+    def remove_briefing_schedule(self, schedule_id: int) -> bool:
+        with self.transaction() as tx:
+            return (
+                tx.execute(
+                    "DELETE FROM briefing_schedules WHERE schedule_id = ?", (schedule_id,)
+                ).rowcount
+                > 0
+            )
+
+    def record_briefing(
+        self, schedule_id: int, due: str, previous: str | None, message: Sequence[object]
+    ) -> bool:
+        """Mark a schedule's briefing for the time it fell due as made and queue its message,
+        in one transaction; False when another process made it already."""
+        now = utc_now()
+        with self.transaction() as tx:
+            moved = tx.execute(
+                "UPDATE briefing_schedules SET last_sent = ? WHERE schedule_id = ? AND "
+                "COALESCE(last_sent, '') = ?",
+                (due, schedule_id, previous or ""),
+            ).rowcount
+            if not moved:
+                return False
+            _queue(tx, message, now)
+            return True
+
+    def due_messages(self, now: str, *, limit: int) -> list[tuple[Any, ...]]:
+        """(message_id, dest_id, subject, text, html, payload, attempts) of the unsent
+        messages due by now, oldest first."""
+        return self._query(
+            "SELECT message_id, dest_id, subject, text, html, payload, attempts FROM outbox "
+            "WHERE sent_at IS NULL AND failed_at IS NULL AND next_attempt <= ? "
+            "ORDER BY next_attempt, created LIMIT ?",
+            (now, limit),
+        )
+
+    def next_message_due(self) -> str | None:
+        """When the next unsent message is due (ISO), or None."""
+        rows = self._query(
+            "SELECT MIN(next_attempt) FROM outbox WHERE sent_at IS NULL AND failed_at IS NULL"
+        )
+        return str(rows[0][0]) if rows and rows[0][0] else None
+
+    def mark_message(
+        self,
+        message_id: str,
+        *,
+        sent_at: str | None = None,
+        failed_at: str | None = None,
+        next_attempt: str | None = None,
+        error: str = "",
+    ) -> None:
+        """Record a send: sent, failed for good, or to try again at next_attempt."""
+        with self.transaction() as tx:
+            tx.execute(
+                "UPDATE outbox SET attempts = attempts + 1, sent_at = ?, failed_at = ?, "
+                "next_attempt = COALESCE(?, next_attempt), last_error = ? WHERE message_id = ?",
+                (sent_at, failed_at, next_attempt, error or None, message_id),
+            )
+
+    def outbox_rows(self, *, limit: int) -> list[tuple[Any, ...]]:
+        """(message_id, dest_id, subject, created, attempts, next_attempt, sent_at, failed_at,
+        last_error) of the newest messages."""
+        return self._query(
+            "SELECT message_id, dest_id, subject, created, attempts, next_attempt, sent_at, "
+            "failed_at, last_error FROM outbox ORDER BY created DESC, message_id LIMIT ?",
+            (limit,),
+        )
+
+
+def _queue(tx: Tx, message: Sequence[object], now: str) -> None:
+    """Put a message (message_id, dest_id, subject, text, html, payload) in the outbox, due
+    now; a message id queued already is left as it is."""
+    tx.execute(
+        "INSERT INTO outbox (message_id, dest_id, subject, text, html, payload, created, "
+        "next_attempt) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+        (*message, now, now),
+    )
 
 
 def _set_meta(tx: Tx, key: str, value: str) -> None:

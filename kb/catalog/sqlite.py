@@ -66,6 +66,23 @@ CREATE TABLE IF NOT EXISTS story_members (
     dated INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS story_members_by_published ON story_members (published);
 CREATE INDEX IF NOT EXISTS story_members_by_story ON story_members (story_id);
+CREATE TABLE IF NOT EXISTS watch_answers (
+    watch_id INTEGER NOT NULL, seq INTEGER NOT NULL, answered_at TEXT NOT NULL,
+    state TEXT NOT NULL, change TEXT NOT NULL DEFAULT '', PRIMARY KEY (watch_id, seq));
+CREATE TABLE IF NOT EXISTS destinations (
+    dest_id INTEGER PRIMARY KEY, kind TEXT NOT NULL, target TEXT NOT NULL,
+    secret TEXT NOT NULL DEFAULT '', watch_id INTEGER, created TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS briefing_schedules (
+    schedule_id INTEGER PRIMARY KEY, dest_id INTEGER NOT NULL, every TEXT NOT NULL,
+    time_of_day TEXT NOT NULL, weekday INTEGER, topic TEXT NOT NULL DEFAULT '',
+    language TEXT NOT NULL DEFAULT 'en', created TEXT NOT NULL, last_sent TEXT);
+CREATE TABLE IF NOT EXISTS outbox (
+    message_id TEXT PRIMARY KEY, dest_id INTEGER NOT NULL, created TEXT NOT NULL,
+    subject TEXT NOT NULL, text TEXT NOT NULL, html TEXT NOT NULL, payload TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, next_attempt TEXT NOT NULL, sent_at TEXT,
+    failed_at TEXT, last_error TEXT);
+CREATE INDEX IF NOT EXISTS outbox_pending ON outbox (next_attempt)
+    WHERE sent_at IS NULL AND failed_at IS NULL;
 """
 #: watches are saved questions; checked_after is the articles rowid up to which a watch has
 #: been matched (a new or rewritten article row gets a higher rowid: INSERT OR REPLACE).
