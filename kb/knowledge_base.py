@@ -576,6 +576,22 @@ class KnowledgeBase:
             self.catalog, by_id, lambda m, d: send_message(m, d, self.settings), now
         )
 
+    def outbox(self, limit: int = 50) -> list[dict[str, object]]:
+        """The latest messages (alerts and briefings): id, destination, subject, when queued,
+        attempts, when due next, when sent or given up, the last error."""
+        keys = (
+            "message_id",
+            "dest_id",
+            "subject",
+            "created",
+            "attempts",
+            "next_attempt",
+            "sent_at",
+            "failed_at",
+            "last_error",
+        )
+        return [dict(zip(keys, row, strict=True)) for row in self.catalog.outbox_rows(limit=limit)]
+
     def next_delivery(self) -> datetime | None:
         """When the next message or scheduled briefing falls due, or None."""
         now = self.clock()

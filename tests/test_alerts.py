@@ -9,6 +9,8 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -29,6 +31,7 @@ from kb.alerts.destinations import shown
 from kb.alerts.outbox import BACKOFF_BASE, backoff
 from kb.alerts.senders import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, retry_after
 
+ROOT = Path(__file__).resolve().parents[1]
 DAY = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=6)
 SECRET = "a-webhook-secret-of-some-length"  # noqa: S105 - signs test requests only
 QUESTION = "How high are the steel tariffs on imports?"
@@ -439,3 +442,56 @@ def test_alerts_and_the_outbox_on_every_deployment(
         assert kb.briefing_schedules() == []
     finally:
         kb.close()
+
+
+def test_watches_py_sets_destinations_and_shows_the_history(
+    tmp_path: Path, receiver: Receiver
+) -> None:
+    index = tmp_path / "index"
+    settings = Settings.from_env(index_dir=index, allow_private_hosts=True, backend="hash")
+    kb = KnowledgeBase(settings)
+    kb.ingest([gazette(tmp_path, 25)])
+    watch = kb.add_watch(QUESTION)
+    kb.close()
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(tmp_path),
+        "KB_BACKEND": "hash",
+        "KB_INDEX_DIR": str(index),
+        "KB_ALLOW_PRIVATE_HOSTS": "1",
+    }
+
+    def watches(*args: str, **more: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "watches.py"), *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**env, **more},
+        )
+
+    hook = f"{receiver.url}/hooks/T000/SECRETPATH"
+    refused = watches("send-to", "webhook", hook)
+    assert refused.returncode == 2
+    assert "KB_WEBHOOK_SECRET" in refused.stderr
+    added = watches("send-to", "webhook", hook, KB_WEBHOOK_SECRET=SECRET)
+    assert added.returncode == 0, added.stderr
+    listed = watches("destinations")
+    assert "/hooks/…" in listed.stdout
+    assert "SECRETPATH" not in listed.stdout + added.stdout
+    assert SECRET not in listed.stdout + added.stdout
+    scheduled = watches("brief-to", "1", "--every", "weekly", "--at", "7:30", "--weekday", "fri")
+    assert "weekly on fri at 07:30 UTC to destination 1" in scheduled.stdout, scheduled.stderr
+    kb = KnowledgeBase(settings)
+    kb.ingest([gazette(tmp_path, 30)])
+    kb.close()
+    history = watches("history", str(watch.watch_id))
+    assert history.returncode == 0, history.stderr
+    assert "#2 " in history.stdout
+    assert "now states: 30 percent" in history.stdout
+    sent = watches("deliver")
+    assert sent.stdout.startswith("1 sent"), sent.stdout + sent.stderr
+    outbox = json.loads(watches("outbox", "--json").stdout.splitlines()[0])
+    assert outbox["sent_at"]
+    assert outbox["message_id"] == f"alert-{watch.watch_id}-2-1"
+    assert len(receiver.bodies("/hooks/T000/SECRETPATH")) == 1

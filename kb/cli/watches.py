@@ -7,6 +7,20 @@ kb-watches).
     seen ID [ARTICLE ...]     mark a question's matches (or some of them) seen
     remove ID                 forget a saved question
     check                     match them now (every refresh does this by itself)
+    history ID                its answers, newest first, with what changed
+    send-to KIND TARGET [--question ID] [--secret-env VAR]
+                              send alerts (of one saved question, or all) to an email
+                              address, a webhook URL (signed with the secret in $VAR,
+                              default KB_WEBHOOK_SECRET) or an apprise URL
+    destinations              where alerts go (secrets never shown)
+    remove-destination ID     stop sending there
+    brief-to DEST [--every daily|weekly] [--at HH:MM] [--weekday mon] [--topic T]
+                  [--language en|es]
+                              send a briefing there every day or week (UTC)
+    schedules                 the scheduled briefings
+    remove-schedule ID        stop one
+    deliver                   send what is due now (the watcher does this by itself)
+    outbox                    the latest messages and whether they were sent
 
 --json prints one JSON object a line (new: one line per match, to pipe to mail or chat).
 Exit codes: 0 done, 2 usage or configuration error (a message, never a traceback), 1 other
@@ -17,8 +31,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from kb.cli.exits import closing, opening
 from kb.config import Settings
@@ -71,6 +87,34 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "check", parents=[common], help="match the saved questions now (loads the model)"
     )
+    history = commands.add_parser("history", parents=[common], help="a saved question's answers")
+    history.add_argument("watch", type=int)
+    history.add_argument("--limit", type=int, default=20)
+    send_to = commands.add_parser("send-to", parents=[common], help="send alerts to a destination")
+    send_to.add_argument("kind", choices=("email", "webhook", "apprise"))
+    send_to.add_argument("target", help="an email address, a webhook URL or an apprise URL")
+    send_to.add_argument("--question", type=int, help="only this saved question's alerts")
+    send_to.add_argument(
+        "--secret-env",
+        default="KB_WEBHOOK_SECRET",
+        metavar="VAR",
+        help="the environment variable holding a webhook's signing secret",
+    )
+    commands.add_parser("destinations", parents=[common], help="where alerts go")
+    drop = commands.add_parser("remove-destination", parents=[common], help="stop sending there")
+    drop.add_argument("destination", type=int)
+    brief_to = commands.add_parser("brief-to", parents=[common], help="schedule a briefing")
+    brief_to.add_argument("destination", type=int)
+    brief_to.add_argument("--every", choices=("daily", "weekly"), default="daily")
+    brief_to.add_argument("--at", default="07:00", help="time of day, HH:MM UTC (default 07:00)")
+    brief_to.add_argument("--weekday", default=None, help="weekly: mon … sun (default mon)")
+    brief_to.add_argument("--topic", default="", help="only the stories a question finds")
+    brief_to.add_argument("--language", choices=("en", "es"), default="en")
+    commands.add_parser("schedules", parents=[common], help="the scheduled briefings")
+    unschedule = commands.add_parser("remove-schedule", parents=[common], help="stop a briefing")
+    unschedule.add_argument("schedule", type=int)
+    commands.add_parser("deliver", parents=[common], help="send what is due now")
+    commands.add_parser("outbox", parents=[common], help="the latest messages")
     return parser
 
 
@@ -124,6 +168,81 @@ def run(kb: KnowledgeBase, args: argparse.Namespace) -> None:
     elif args.command == "check":
         added = kb.check_watches()
         print(json.dumps({"new_matches": added}) if args.json else f"{added} new matches")
+    else:
+        run_alerts(kb, args)
+
+
+def run_alerts(kb: KnowledgeBase, args: argparse.Namespace) -> None:
+    """The commands about answers, destinations, scheduled briefings and the outbox."""
+
+    def out(data: dict[str, Any], line: str) -> None:
+        print(json.dumps(data, ensure_ascii=False, default=str) if args.json else line)
+
+    if args.command == "history":
+        for record in kb.answer_history(args.watch, limit=args.limit):
+            told = record.change.summary() if record.change else "nothing new to tell"
+            state = record.state
+            out(
+                {
+                    "seq": record.seq,
+                    "answered_at": record.answered_at.isoformat(),
+                    "answer": state.text if state.confident else None,
+                    "facts": list(state.facts),
+                    "outlets": list(state.outlets),
+                    "change": json.loads(record.change.to_json()) if record.change else None,
+                },
+                f"#{record.seq} {record.answered_at:%Y-%m-%d %H:%M} ({told})\n"
+                f"    {state.text if state.confident else '(no answer)'}",
+            )
+    elif args.command == "send-to":
+        secret = os.environ.get(args.secret_env, "") if args.kind == "webhook" else ""
+        if args.kind == "webhook" and not secret:
+            raise ConfigError(f"set the webhook's signing secret in ${args.secret_env}")
+        dest = kb.add_destination(args.kind, args.target, secret=secret, watch=args.question)
+        out(dest.to_dict(), f"destination {dest.dest_id}: {dest.kind} {dest.shown}")
+    elif args.command == "destinations":
+        for dest in kb.destinations():
+            which = f"saved question {dest.watch_id}" if dest.watch_id else "every saved question"
+            out(dest.to_dict(), f"[{dest.dest_id}] {dest.kind} {dest.shown} ({which})")
+    elif args.command == "remove-destination":
+        kb.remove_destination(args.destination)
+        out({"removed": args.destination}, f"removed destination {args.destination}")
+    elif args.command == "brief-to":
+        schedule = kb.schedule_briefing(
+            args.destination,
+            every=args.every,
+            at=args.at,
+            weekday=args.weekday,
+            topic=args.topic,
+            language=args.language,
+        )
+        out(schedule.to_dict(), _schedule_line(schedule.to_dict()))
+    elif args.command == "schedules":
+        for schedule in kb.briefing_schedules():
+            out(schedule.to_dict(), _schedule_line(schedule.to_dict()))
+    elif args.command == "remove-schedule":
+        kb.remove_briefing_schedule(args.schedule)
+        out({"removed": args.schedule}, f"removed scheduled briefing {args.schedule}")
+    elif args.command == "deliver":
+        done = kb.deliver()
+        out(
+            {"sent": done.sent, "retrying": done.retrying, "failed": done.failed},
+            f"{done.sent} sent, {done.retrying} to retry, {done.failed} failed"
+            + "".join(f"\n    {e}" for e in done.errors),
+        )
+    elif args.command == "outbox":
+        for message in kb.outbox():
+            status = "sent" if message["sent_at"] else "failed" if message["failed_at"] else "due"
+            out(message, f"{str(message['created'])[:16]} {status:6s} {message['subject']}")
+
+
+def _schedule_line(data: dict[str, object]) -> str:
+    day = f" on {data['weekday']}" if data.get("weekday") else ""
+    topic = f" on “{data['topic']}”" if data.get("topic") else ""
+    return (
+        f"[{data['schedule_id']}] {data['every']}{day} at {data['at']} UTC to destination "
+        f"{data['dest_id']}{topic} ({data['language']})"
+    )
 
 
 def show_watch(watch: Watch, *, json_lines: bool) -> None:
