@@ -42,6 +42,7 @@ from kb import (
     Watch,
     WatchMatch,
 )
+from kb.alerts import AnswerRecord, AnswerState
 from kb.answer import NO_ANSWER
 from kb.briefing import Briefing, Item
 from kb.briefing import render as render_briefing
@@ -75,6 +76,9 @@ STYLE = """<style>
 .kb-brief blockquote { margin: 0.3rem 0 0.3rem 0.6rem; padding-left: 0.6rem;
   border-left: 3px solid rgba(128, 128, 128, 0.4); }
 .kb-brief-sources { font-size: 0.85rem; overflow-wrap: anywhere; }
+.kb-side { display: grid; grid-template-columns: 1fr 1fr; gap: 1rem; }
+.kb-side > div:last-child { opacity: 0.75; }
+.kb-history ol { font-size: 0.85rem; padding-left: 1.2rem; overflow-wrap: anywhere; }
 </style>"""
 _MARKER = re.compile(r"\[(\d+)\]")
 #: A story's id (its first article's): what a ?story= link may carry.
@@ -152,6 +156,37 @@ SPANISH = {
     "Include stories only one article reports": "Incluir historias de un solo artículo",
     "No stories match these dates.": "Ninguna historia corresponde a estas fechas.",
     "Briefing": "Resumen",
+    "Answer history": "Historial de respuestas",
+    "New answer": "Respuesta nueva",
+    "Previous answer": "Respuesta anterior",
+    "(no answer)": "(sin respuesta)",
+    "What changed: {summary}": "Qué cambió: {summary}",
+    "First answer kept": "Primera respuesta guardada",
+    "Said otherwise, nothing new": "Dicho de otra forma, nada nuevo",
+    "Send alerts to": "Enviar avisos a",
+    "When its answer states something new, an alert goes to these destinations.": (
+        "Cuando su respuesta diga algo nuevo, se envía un aviso a estos destinos."
+    ),
+    "Kind": "Tipo",
+    "Email address, webhook URL or apprise URL": "Correo, URL de webhook o URL de apprise",
+    "Webhook signing secret (16+ characters)": "Secreto de firma del webhook (16+ caracteres)",
+    "Add destination": "Añadir destino",
+    "Added {target}": "Se añadió {target}",
+    "Could not add it: {error}": "No se pudo añadir: {error}",
+    "Remove": "Quitar",
+    "all saved questions": "todas las preguntas guardadas",
+    "Send this briefing on a schedule": "Enviar este resumen periódicamente",
+    "Destination": "Destino",
+    "Every": "Cada",
+    "daily": "día",
+    "weekly": "semana",
+    "At (UTC)": "A las (UTC)",
+    "Weekday": "Día de la semana",
+    "Schedule": "Programar",
+    "Scheduled: {line}": "Programado: {line}",
+    "Add a destination under a saved question first.": (
+        "Añada primero un destino en una pregunta guardada."
+    ),
     "Period": "Periodo",
     "Last 24 hours": "Últimas 24 horas",
     "Last 7 days": "Últimos 7 días",
@@ -641,6 +676,44 @@ def briefing_html(briefing: Briefing) -> str:
     )
 
 
+def answer_state_html(state: AnswerState | None) -> str:
+    """One answer of a saved question's history: its text and its numbered sources."""
+    if state is None or not state.confident:
+        return f"<p>{html.escape(tr('(no answer)'))}</p>"
+    cited = "".join(
+        f'<li value="{c.n}">{html.escape(c.feed)}, {html.escape((c.published or "")[:10])}: '
+        f"{link(c.url, c.title or tr('Untitled'))}</li>"
+        for c in state.cited
+    )
+    return f'<p class="kb-answer-then">{html.escape(state.text)}</p><ol>{cited}</ol>'
+
+
+def history_html(record: AnswerRecord) -> str:
+    """A change in a saved question's answer: what changed, then the new answer and the
+    previous one side by side."""
+    when = html.escape(format_refresh(record.answered_at))
+    if record.change is None:
+        label = (
+            tr("First answer kept")
+            if record.previous is None
+            else tr("Said otherwise, nothing new")
+        )
+        return (
+            f'<div class="kb-card kb-history"><div class="kb-meta">{when} · '
+            f"{html.escape(label)}</div>{answer_state_html(record.state)}</div>"
+        )
+    summary = record.change.summary(page_language() == "es")
+    return (
+        f'<div class="kb-card kb-history kb-changed"><div class="kb-meta">{when} · '
+        f"{html.escape(tr('What changed: {summary}', summary=summary))}</div>"
+        '<div class="kb-side">'
+        f"<div><strong>{html.escape(tr('New answer'))}</strong>{answer_state_html(record.state)}"
+        "</div>"
+        f"<div><strong>{html.escape(tr('Previous answer'))}</strong>"
+        f"{answer_state_html(record.previous)}</div></div></div>"
+    )
+
+
 def match_html(match: WatchMatch) -> str:
     """A saved question's match: linked title, language and date, the passage with the
     sentence that answered in <mark>."""
@@ -858,6 +931,12 @@ def show_watch(kb: KnowledgeBase, watch: Watch) -> None:
     if earlier:
         with st.expander(f"{tr('Earlier matches')} ({len(earlier)})"):
             st.html("".join(match_html(m) for m in earlier))
+    history = kb.answer_history(watch)
+    if history:
+        with st.expander(tr("Answer history"), expanded=any(r.change for r in history[:1])):
+            st.html("".join(history_html(r) for r in history))
+    with st.expander(tr("Send alerts to")):
+        show_destinations(kb, watch)
     seen, delete, close = st.columns(3)
     if seen.button(tr("Mark as seen"), key="watch_seen", disabled=not fresh):
         kb.mark_seen(watch, [m.article_id for m in fresh])
@@ -870,6 +949,77 @@ def show_watch(kb: KnowledgeBase, watch: Watch) -> None:
         st.session_state.pop("watch_view", None)
         st.rerun()
     st.divider()
+
+
+def show_destinations(kb: KnowledgeBase, watch: Watch) -> None:
+    """Where a saved question's alerts go (its own destinations and those of every saved
+    question), with a form to add one; targets are shown with their secrets hidden."""
+    st.caption(tr("When its answer states something new, an alert goes to these destinations."))
+    for dest in kb.destinations():
+        if dest.watch_id not in (None, watch.watch_id):
+            continue
+        which = "" if dest.watch_id else f" ({tr('all saved questions')})"
+        text, button = st.columns([4, 1], vertical_alignment="center")
+        text.html(f'<div class="kb-watch">{html.escape(f"{dest.kind}: {dest.shown}{which}")}</div>')
+        if button.button(tr("Remove"), key=f"dest-remove-{dest.dest_id}"):
+            kb.remove_destination(dest.dest_id)
+            st.rerun()
+    with st.form("dest_form", clear_on_submit=True):
+        kind = st.selectbox(tr("Kind"), ["email", "webhook", "apprise"], key="dest_kind")
+        target = st.text_input(
+            tr("Email address, webhook URL or apprise URL"), type="password", key="dest_target"
+        )
+        secret = st.text_input(
+            tr("Webhook signing secret (16+ characters)"), type="password", key="dest_secret"
+        )
+        if st.form_submit_button(tr("Add destination")):
+            try:
+                dest = kb.add_destination(kind, target, secret=secret, watch=watch)
+            except KBError as exc:
+                st.error(escape_markdown(tr("Could not add it: {error}", error=exc)))
+            else:
+                st.success(escape_markdown(tr("Added {target}", target=dest.shown)))
+
+
+def show_schedule_form(kb: KnowledgeBase, topic: str) -> None:
+    """Send the briefing (on its topic) to a destination every day or week."""
+    destinations = kb.destinations()
+    if not destinations:
+        st.caption(tr("Add a destination under a saved question first."))
+        return
+    for schedule in kb.briefing_schedules():
+        data = schedule.to_dict()
+        text, button = st.columns([4, 1], vertical_alignment="center")
+        day = f" {data['weekday']}" if data["weekday"] else ""
+        line = f"{tr(str(data['every']))}{day} {data['at']} UTC → {schedule.dest_id}"
+        text.html(f'<div class="kb-watch">{html.escape(line)} {html.escape(schedule.topic)}</div>')
+        if button.button(tr("Remove"), key=f"schedule-remove-{schedule.schedule_id}"):
+            kb.remove_briefing_schedule(schedule.schedule_id)
+            st.rerun()
+    with st.form("schedule_form"):
+        shown = {f"{d.dest_id}: {d.kind} {d.shown}": d.dest_id for d in destinations}
+        picked = st.selectbox(tr("Destination"), list(shown), key="schedule_dest")
+        every = st.selectbox(tr("Every"), ["daily", "weekly"], format_func=tr, key="schedule_every")
+        at = st.text_input(tr("At (UTC)"), value="07:00", key="schedule_at")
+        weekday = st.selectbox(
+            tr("Weekday"), ["mon", "tue", "wed", "thu", "fri", "sat", "sun"], key="schedule_day"
+        )
+        if st.form_submit_button(tr("Schedule")):
+            try:
+                schedule = kb.schedule_briefing(
+                    shown[picked],
+                    every=every,
+                    at=at,
+                    weekday=weekday,
+                    topic=topic,
+                    language=page_language(),
+                )
+            except KBError as exc:
+                st.error(escape_markdown(tr("Could not add it: {error}", error=exc)))
+            else:
+                data = schedule.to_dict()
+                line = f"{tr(str(data['every']))} {data['at']} UTC"
+                st.success(escape_markdown(tr("Scheduled: {line}", line=line)))
 
 
 def show_latest(kb: KnowledgeBase, filters: Filters) -> None:
@@ -934,7 +1084,14 @@ def show_briefing(kb: KnowledgeBase, filters: Filters) -> None:
     )
     if not briefing.items:
         st.info(tr("No stories in this period."))
-        return
+    else:
+        show_briefing_body(briefing, since, until)
+    with st.expander(tr("Send this briefing on a schedule")):
+        show_schedule_form(kb, topic.strip()[:MAX_TOPIC_CHARS])
+
+
+def show_briefing_body(briefing: Briefing, since: datetime, until: datetime) -> None:
+    """The briefing's cards and its downloads."""
     st.html(briefing_html(briefing))
     stamp = f"{since:%Y%m%d}-{until:%Y%m%d}"
     columns = st.columns(3)

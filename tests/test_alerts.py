@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import subprocess
 import sys
 import threading
@@ -22,8 +23,10 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from browser_support import free_port
+from browser_support import CHROMIUM, chromium_page, free_port, streamlit_app
+from browser_support import ROOT as REPO
 from conftest import FakeEmbedder
+from playwright.sync_api import expect
 
 from kb import ConfigError, KnowledgeBase, Settings
 from kb.alerts.changes import AnswerState, compare, facts_of
@@ -31,7 +34,8 @@ from kb.alerts.destinations import shown
 from kb.alerts.outbox import BACKOFF_BASE, backoff
 from kb.alerts.senders import DELIVERY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, retry_after
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = REPO
+ARTIFACTS = ROOT / "test-artifacts"
 DAY = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=6)
 SECRET = "a-webhook-secret-of-some-length"  # noqa: S105 - signs test requests only
 QUESTION = "How high are the steel tariffs on imports?"
@@ -495,3 +499,51 @@ def test_watches_py_sets_destinations_and_shows_the_history(
     assert outbox["sent_at"]
     assert outbox["message_id"] == f"alert-{watch.watch_id}-2-1"
     assert len(receiver.bodies("/hooks/T000/SECRETPATH")) == 1
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+@pytest.mark.parametrize(
+    ("locale", "history", "new", "previous", "changed"),
+    [
+        (None, "Answer history", "New answer", "Previous answer", "What changed: now states"),
+        ("es-ES", "Historial de respuestas", "Respuesta nueva", "Respuesta anterior", "Qué cambió"),
+    ],
+)
+def test_the_answer_history_side_by_side_in_chromium(
+    tmp_path: Path,
+    locale: str | None,
+    history: str,
+    new: str,
+    previous: str,
+    changed: str,
+) -> None:
+    index = tmp_path / "index"
+    settings = Settings.from_env(index_dir=index, allow_private_hosts=True, backend="hash")
+    kb = KnowledgeBase(settings)
+    kb.ingest([gazette(tmp_path, 25)])
+    kb.add_watch(QUESTION)
+    kb.ingest([gazette(tmp_path, 30)])
+    kb.close()
+    with (
+        streamlit_app(index, tmp_path / "streamlit.log", {"KB_BACKEND": "hash"}) as url,
+        chromium_page(height=1800, locale=locale) as page,
+    ):
+        page.goto(url)
+        page.locator(".kb-watch", has_text=QUESTION).wait_for(timeout=60_000)
+        page.get_by_role("button", name=re.compile(r"^\d+ (new|nuevos?)$")).first.click()
+        # The history opens by itself when its latest answer changed.
+        expect(page.get_by_text(history)).to_be_visible(timeout=60_000)
+        card = page.locator(".kb-changed").first
+        expect(card).to_be_visible(timeout=60_000)
+        expect(card).to_contain_text(changed)
+        sides = card.locator(".kb-side > div").all_inner_texts()
+        assert sides[0].startswith(new)
+        assert "30 percent" in sides[0]
+        assert sides[1].startswith(previous)
+        assert "25 percent" in sides[1]
+        assert card.locator("a[href='http://127.0.0.1:9/g/steel']").count() == 2
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(
+            path=str(ARTIFACTS / f"answer-history-{locale or 'en'}.png"), full_page=True
+        )
