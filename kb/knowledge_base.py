@@ -493,7 +493,7 @@ class KnowledgeBase:
         sources = {s: story.sources for s in stories if (story := self.story(s)) is not None}
         sends_to = [d for d in self.destinations() if d.watch_id in (None, watch.watch_id)]
         return alerts.record_answer(
-            self.catalog, watch.watch_id, watch.question, answer, sources, sends_to
+            self.catalog, watch.watch_id, watch.question, answer, sources, sends_to, self.clock()
         )
 
     def answer_history(self, watch: Watch | int, *, limit: int = 20) -> list[AnswerRecord]:

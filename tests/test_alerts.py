@@ -27,6 +27,7 @@ from browser_support import CHROMIUM, chromium_page, free_port, streamlit_app
 from browser_support import ROOT as REPO
 from conftest import FakeEmbedder
 from playwright.sync_api import expect
+from test_watcher import watch as run_watcher
 
 from kb import ConfigError, KnowledgeBase, Settings
 from kb.alerts.changes import AnswerState, compare, facts_of
@@ -85,6 +86,7 @@ class Receiver:
     def __init__(self) -> None:
         self.requests: list[dict[str, Any]] = []
         self.replies: list[tuple[int, dict[str, str]]] = []
+        self.down: set[str] = set()  # paths that always answer 500
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -94,6 +96,8 @@ class Receiver:
                     {"path": self.path, "headers": dict(self.headers), "body": body}
                 )
                 status, headers = receiver.replies.pop(0) if receiver.replies else (200, {})
+                if self.path in receiver.down:
+                    status, headers = 500, {}
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
@@ -547,3 +551,26 @@ def test_the_answer_history_side_by_side_in_chromium(
         page.screenshot(
             path=str(ARTIFACTS / f"answer-history-{locale or 'en'}.png"), full_page=True
         )
+
+
+def test_the_watcher_delivers_after_its_refreshes_and_a_dead_destination_stops_none(
+    tariff_kb: tuple[KnowledgeBase, Path], receiver: Receiver
+) -> None:
+    kb, feeds = tariff_kb
+    source = gazette(feeds, 25)
+    kb.ingest([source])
+    kb.add_watch(QUESTION)
+    kb.add_destination("webhook", f"{receiver.url}/down", secret=SECRET)
+    kb.add_destination("webhook", f"{receiver.url}/hook", secret=SECRET)
+    receiver.down.add("/down")
+    gazette(feeds, 30)  # the feed changes before the watcher's first refresh
+    refreshes = run_watcher(kb, [source], hours=3)
+    assert [r.outcome for r in refreshes][:1] == ["ok"]
+    assert refreshes[0].updated == 1
+    assert len(refreshes) >= 3  # it went on refreshing the feed on its schedule
+    assert len(receiver.bodies("/hook")) == 1
+    # The dead one was tried again with backoff while the watcher ran, not given up at once.
+    assert len(receiver.bodies("/down")) >= 3
+    [due] = [m for m in kb.outbox() if not m["sent_at"]]
+    assert due["failed_at"] is None
+    assert "HTTP 500" in str(due["last_error"])

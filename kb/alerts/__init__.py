@@ -77,6 +77,7 @@ def record_answer(
     answer: Answer,
     sources: dict[str, tuple[str, ...]],
     sends_to: Sequence[Destination],
+    now: datetime,
 ) -> Change | None:
     """Keep a saved question's answer in its history when it says something else than the
     last one kept, and queue an alert to each destination when it states something new
@@ -108,7 +109,12 @@ def record_answer(
             )
             messages.append((m.message_id, m.dest_id, m.subject, m.text, m.html, _json(m.payload)))
     recorded = catalog.record_answer(
-        watch_id, seq, new.to_json(), change.to_json() if change else "", messages
+        watch_id,
+        seq,
+        new.to_json(),
+        change.to_json() if change else "",
+        messages,
+        now=now.isoformat(),
     )
     return change if recorded else None
 
@@ -146,7 +152,9 @@ def queue_briefings(
         )
         row = (m.message_id, m.dest_id, m.subject, m.text, m.html, _json(m.payload))
         previous = schedule.last_sent.isoformat() if schedule.last_sent else None
-        queued += catalog.record_briefing(schedule.schedule_id, due.isoformat(), previous, row)
+        queued += catalog.record_briefing(
+            schedule.schedule_id, due.isoformat(), previous, row, now=now.isoformat()
+        )
     return queued
 
 

@@ -67,8 +67,12 @@ def send(message: Message, destination: Destination, settings: Settings) -> Outc
         if destination.kind == "webhook":
             return send_webhook(message, destination, settings)
         return send_apprise(message, destination)
-    except Exception as exc:
-        return Outcome(False, f"{type(exc).__name__}: {exc}")
+    except Exception as exc:  # any failure of a receiver is an outcome, not a crash
+        # Its message may quote the target whole: never its tokens in a log or on the page.
+        said = str(exc).replace(destination.target, destination.shown)
+        if destination.secret:
+            said = said.replace(destination.secret, "…")
+        return Outcome(False, f"{type(exc).__name__}: {said}")
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:

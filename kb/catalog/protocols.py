@@ -216,6 +216,8 @@ class Alerts(Protocol):
         state: str,
         change: str,
         messages: Sequence[Sequence[object]] = (),
+        *,
+        now: str | None = None,
     ) -> bool: ...
 
     def answer_rows(self, watch_id: int, *, limit: int) -> list[tuple[Any, ...]]: ...
@@ -235,7 +237,13 @@ class Alerts(Protocol):
     def remove_briefing_schedule(self, schedule_id: int) -> bool: ...
 
     def record_briefing(
-        self, schedule_id: int, due: str, previous: str | None, message: Sequence[object]
+        self,
+        schedule_id: int,
+        due: str,
+        previous: str | None,
+        message: Sequence[object],
+        *,
+        now: str | None = None,
     ) -> bool: ...
 
     def due_messages(self, now: str, *, limit: int) -> list[tuple[Any, ...]]: ...

@@ -759,12 +759,15 @@ class SQLCatalog(ABC):
         state: str,
         change: str,
         messages: Sequence[Sequence[object]] = (),
+        *,
+        now: str | None = None,
     ) -> bool:
         """Record a saved question's answer as number seq (state and change as JSON; change ''
         when there is nothing to tell), and queue its messages (message_id, dest_id, subject,
-        text, html, payload) in the same transaction, so an alert is never lost nor queued
-        twice. False when that answer was recorded already (another process got there first)."""
-        now = utc_now()
+        text, html, payload) due at now, in the same transaction, so an alert is never lost
+        nor queued twice. False when that answer was recorded already (another process got
+        there first)."""
+        now = now or utc_now()
         with self.transaction() as tx:
             added = tx.execute(
                 "INSERT INTO watch_answers (watch_id, seq, answered_at, state, change) "
@@ -851,11 +854,17 @@ class SQLCatalog(ABC):
             )
 
     def record_briefing(
-        self, schedule_id: int, due: str, previous: str | None, message: Sequence[object]
+        self,
+        schedule_id: int,
+        due: str,
+        previous: str | None,
+        message: Sequence[object],
+        *,
+        now: str | None = None,
     ) -> bool:
-        """Mark a schedule's briefing for the time it fell due as made and queue its message,
-        in one transaction; False when another process made it already."""
-        now = utc_now()
+        """Mark a schedule's briefing for the time it fell due as made and queue its message
+        (due at now), in one transaction; False when another process made it already."""
+        now = now or utc_now()
         with self.transaction() as tx:
             moved = tx.execute(
                 "UPDATE briefing_schedules SET last_sent = ? WHERE schedule_id = ? AND "
