@@ -19,7 +19,7 @@ from test_stories import DAY, write_feeds
 
 from kb import KnowledgeBase, Settings
 from kb.briefing import Briefing, render
-from kb.cli.brief import moment
+from kb.briefing.period import moment
 
 ROOT = Path(__file__).resolve().parents[1]
 SINCE, UNTIL = DAY - timedelta(hours=1), DAY + timedelta(hours=6)

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+import feedparser
 import pytest
 from conftest import fixture_feeds
 from fastapi.testclient import TestClient
@@ -108,6 +109,7 @@ def test_every_route_but_health_and_docs_needs_the_read_token(client: TestClient
         ("DELETE", "/v1/watches/1"),
         ("GET", "/v1/watches/1/new"),
         ("GET", "/v1/refresh"),
+        ("GET", "/v1/brief"),
     ]:
         for headers in ({}, {"Authorization": "Bearer wrong-token-0123456789"}):
             response = client.request(method, path, headers=headers)
@@ -412,6 +414,7 @@ def test_the_mcp_tools_have_schemas_and_warn_that_article_text_is_untrusted(
         "watch",
         "watches",
         "new_matches",
+        "brief",
     }
     for tool in listed.values():
         assert tool.output_schema, tool.name
@@ -463,3 +466,24 @@ def test_saved_questions_through_mcp(service: Service) -> None:
     assert "no saved question 999" in missing.content[0].text
     stats = call(service, "stats", {}).structured_content
     assert stats["articles"] >= 5
+
+
+def test_a_briefing_through_the_api_and_mcp(client: TestClient, service: Service) -> None:
+    data = client.get("/v1/brief?since=3650d&limit=3", headers=AS_READER).json()
+    assert 1 <= len(data["items"]) <= 3
+    cited = {s["n"] for s in data["sources"]}
+    assert all(q["source"] in cited for i in data["items"] for q in i["quotes"])
+    atom = client.get("/v1/brief?since=3650d&format=atom", headers=AS_READER)
+    assert atom.headers["content-type"].startswith("application/atom+xml")
+    assert len(feedparser.parse(atom.text).entries) == len(
+        client.get("/v1/brief?since=3650d", headers=AS_READER).json()["items"]
+    )
+    spanish = client.get("/v1/brief?since=3650d&format=markdown&language=es", headers=AS_READER)
+    assert spanish.text.startswith("# Resumen, del ")
+    assert_problem(client.get("/v1/brief?since=someday", headers=AS_READER), 422, "span like 24h")
+    assert_problem(client.get("/v1/brief?format=pdf", headers=AS_READER), 422)
+    result = call(service, "brief", {"since": "3650d", "limit": 3})
+    assert not result.is_error
+    assert result.structured_content["items"] == data["items"]
+    refused = call(service, "brief", {"since": "3650d", "colour": "red"})
+    assert refused.is_error

@@ -17,21 +17,18 @@ traceback).
 from __future__ import annotations
 
 import argparse
-import re
 import sys
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from kb.briefing import FORMATS, render
 from kb.briefing.compose import MAX_STORIES, STORIES
+from kb.briefing.period import moment
 from kb.catalog import CATALOG_FILE
 from kb.cli.exits import closing, opening
 from kb.config import Settings
 from kb.errors import ConfigError
 from kb.knowledge_base import KnowledgeBase
-
-_SPAN = re.compile(r"(\d+)\s*([hdw])")
-_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -62,22 +59,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--format", choices=FORMATS, default="markdown")
     parser.add_argument("--output", type=Path, help="write to this file instead of stdout")
     return parser
-
-
-def moment(value: str, *, now: datetime, end: bool = False) -> datetime:
-    """A point in time from the command line: a span back from now ('7d'), a date (its start,
-    or its end with end=True) or an ISO date-time (UTC when it names no zone)."""
-    text = value.strip().lower()
-    if span := _SPAN.fullmatch(text):
-        return now - timedelta(**{_UNITS[span.group(2)]: int(span.group(1))})
-    try:
-        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-            day = datetime.fromisoformat(text).date()
-            return datetime.combine(day, time.max if end else time.min, tzinfo=UTC)
-        parsed = datetime.fromisoformat(value.strip())
-    except ValueError:
-        raise ValueError(f"not a date, a date-time or a span like 24h, 7d, 2w: {value!r}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ traceback. Bodies are capped at MAX_BODY_BYTES and questions at MAX_QUESTION_CHA
 from __future__ import annotations
 
 import logging
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.dependencies.models import Dependant
@@ -21,6 +21,8 @@ from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from kb.briefing import render
+from kb.briefing.compose import MAX_STORIES
 from kb.errors import ConfigError, KBError
 from kb.serve.access import Access, TokenGate, Tokens, problem_response
 from kb.serve.payloads import (
@@ -29,6 +31,7 @@ from kb.serve.payloads import (
     MAX_QUESTION_CHARS,
     AnswerPayload,
     ArticlePayload,
+    BriefingPayload,
     FeedPayload,
     FeedsPayload,
     MatchesPayload,
@@ -222,6 +225,29 @@ def create_app(service: Service, tokens: Tokens) -> FastAPI:
     ) -> SearchPayload:
         """The passages that best match q, best first, with their articles' metadata."""
         return service.search(q, k=k, **filters)
+
+    @app.get("/v1/brief", dependencies=checked, tags=["briefing"], response_model=None)
+    def brief(
+        since: Annotated[
+            str | None, Query(description="YYYY-MM-DD, ISO time, or 24h/7d/2w")
+        ] = None,
+        until: Annotated[str | None, Query(description="YYYY-MM-DD (the whole day) or ISO")] = None,
+        topic: Annotated[str | None, Query(max_length=MAX_QUESTION_CHARS * 4)] = None,
+        feed: Annotated[list[str] | None, Query(max_length=MAX_FILTER_VALUES)] = None,
+        language: Annotated[Literal["en", "es"], Query()] = "en",
+        limit: Annotated[int | None, Query(ge=1, le=MAX_STORIES)] = None,
+        format: Annotated[Literal["json", "markdown", "html", "atom"], Query()] = "json",
+    ) -> BriefingPayload | Response:
+        """The period's stories (default: the last day), ranked by independent outlets then
+        recency, each in its most central sentences quoted as stored and cited [n]; as JSON,
+        or as Markdown, HTML or an Atom feed (format)."""
+        made = service.briefing(
+            since=since, until=until, topic=topic, feeds=feed, language=language, limit=limit
+        )
+        if format == "json":
+            return cast(BriefingPayload, made.to_dict())
+        kinds = {"markdown": "text/markdown", "html": "text/html", "atom": "application/atom+xml"}
+        return Response(render(made, format), media_type=f"{kinds[format]}; charset=utf-8")
 
     @app.get("/v1/articles/{article_id}", dependencies=checked, tags=["articles"])
     def article(article_id: str) -> ArticlePayload:

@@ -175,6 +175,54 @@ class MatchesPayload(TypedDict):
     matches: list[MatchPayload]
 
 
+class BriefQuotePayload(TypedDict):
+    """A sentence quoted as stored, and the source [n] it comes from."""
+
+    text: str
+    source: int
+
+
+class BriefFirstPayload(TypedDict):
+    feed: str
+    published: str | None
+
+
+class BriefItemPayload(TypedDict):
+    """One story of a briefing."""
+
+    story_id: str
+    title: str
+    url: str
+    first: BriefFirstPayload
+    latest: str | None
+    outlets: list[str]
+    sources: list[str]
+    articles: int
+    quotes: list[BriefQuotePayload]
+
+
+class BriefSourcePayload(TypedDict):
+    n: int
+    url: str
+    title: str
+    feed: str
+    published: str | None
+    language: str
+
+
+class BriefingPayload(TypedDict):
+    """A briefing: the period's stories, ranked by independent outlets then recency, each in
+    its most central sentences, every one cited [n] with the sources listed."""
+
+    since: str | None
+    until: str | None
+    topic: str
+    language: str
+    generated: str | None
+    items: list[BriefItemPayload]
+    sources: list[BriefSourcePayload]
+
+
 def iso(moment: datetime | None) -> str | None:
     """An ISO 8601 time, or None."""
     return moment.isoformat() if moment is not None else None

@@ -11,9 +11,13 @@ import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import cast
 
 from typing_extensions import TypedDict
 
+from kb.briefing import Briefing
+from kb.briefing.compose import MAX_STORIES, PERIOD, STORIES
+from kb.briefing.period import moment
 from kb.errors import (
     ConfigError,
     EmbedderError,
@@ -28,6 +32,7 @@ from kb.knowledge_base import KnowledgeBase
 from kb.serve.payloads import (
     AnswerPayload,
     ArticlePayload,
+    BriefingPayload,
     FeedPayload,
     FeedsPayload,
     MatchesPayload,
@@ -160,6 +165,47 @@ class Service:
             "fetched_at": row.fetched_at,
             "passages": [{"chunk_id": p.chunk_id, "text": p.text} for p in passages],
         }
+
+    def briefing(
+        self,
+        *,
+        since: object = None,
+        until: object = None,
+        topic: object = None,
+        feeds: object = None,
+        language: object = None,
+        limit: object = None,
+    ) -> Briefing:
+        """The briefing of a period (since/until: a date, an ISO time, or 24h / 7d / 2w back;
+        default the last day), on a topic, in en or es."""
+        now = self.kb.clock()
+        try:
+            end = moment(until, now=now, end=True) if isinstance(until, str) and until else now
+            start = moment(since, now=now) if isinstance(since, str) and since else end - PERIOD
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if start > end:
+            raise ConfigError("since is after until")
+        if language not in (None, "", "en", "es"):
+            raise ConfigError("language must be en or es")
+        text = checked_text(topic, "topic") if topic not in (None, "") else None
+        if limit is not None and (
+            isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_STORIES
+        ):
+            raise ConfigError(f"limit must be a whole number from 1 to {MAX_STORIES}")
+        chosen = filters_from(feeds=feeds)
+        return self.kb.brief(
+            since=start,
+            until=end,
+            topic=text,
+            feeds=chosen.feeds if chosen else (),
+            language=str(language or "en"),
+            limit=limit if isinstance(limit, int) else STORIES,
+        )
+
+    def brief(self, **kwargs: object) -> BriefingPayload:
+        """The briefing as JSON values."""
+        return cast(BriefingPayload, self.briefing(**kwargs).to_dict())
 
     def feeds(self) -> FeedsPayload:
         """The feeds a refresh reads, with their last outcome."""

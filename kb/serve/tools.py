@@ -8,7 +8,7 @@ reads it); anything else is reported by the SDK as a failed call, without a trac
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Literal, ParamSpec, TypeVar
 
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
@@ -17,12 +17,14 @@ from mcp.types import ToolAnnotations
 from pydantic import ConfigDict, Field
 from starlette.types import ASGIApp
 
+from kb.briefing.compose import MAX_STORIES, STORIES
 from kb.errors import KBError
 from kb.serve.access import Access, TokenGate, Tokens
 from kb.serve.api import MAX_BODY_BYTES
 from kb.serve.payloads import (
     MAX_K,
     AnswerPayload,
+    BriefingPayload,
     FeedsPayload,
     MatchesPayload,
     SearchPayload,
@@ -114,6 +116,26 @@ def build_server(service: Service) -> MCPServer:
     def watches() -> WatchesPayload:
         return run(service.watches)()
 
+    def brief(
+        since: Annotated[
+            str | None,
+            Field(description="from: YYYY-MM-DD, an ISO time, or 24h / 7d / 2w back from now"),
+        ] = None,
+        until: Annotated[
+            str | None, Field(description="to (default now): YYYY-MM-DD (the whole day)")
+        ] = None,
+        topic: Annotated[
+            str | None, Field(description="only the stories this question finds")
+        ] = None,
+        language: Annotated[
+            Literal["en", "es"], Field(description="the briefing's language")
+        ] = "en",
+        limit: Annotated[int, Field(ge=1, le=MAX_STORIES, description="stories")] = STORIES,
+    ) -> BriefingPayload:
+        return run(service.brief)(
+            since=since, until=until, topic=topic, language=language, limit=limit
+        )
+
     def new_matches(
         watch_id: Annotated[
             int | None, Field(description="one saved question's id (default: all of them)")
@@ -131,6 +153,7 @@ def build_server(service: Service) -> MCPServer:
         strict_tool(stats, reads),
         strict_tool(watch, ToolAnnotations(idempotent_hint=True, open_world_hint=False)),
         strict_tool(watches, reads),
+        strict_tool(brief, reads),
         strict_tool(new_matches, writes),
     ]
     return MCPServer("kb", instructions=INSTRUCTIONS, version="1", tools=tools)
@@ -167,6 +190,10 @@ _DOCS = {
     "watches": "The saved questions, each with its count of new matches.",
     "new_matches": "The new articles that answer the saved questions (one, or all), newest "
     "first, each with the sentence that answers.",
+    "brief": "A briefing of a period (default: the last day): its stories ranked by how many "
+    "independent outlets carry them and how recent they are, each told by its most central "
+    "sentences quoted as stored, every sentence cited [n] with the sources (outlet, date, "
+    "url) listed; a topic narrows it to the stories a question finds.",
 }
 
 
