@@ -181,9 +181,8 @@ def immex_session(client: Client) -> Any:
 
 
 def check_immex(tools: Any, answer: Any, empty: Any) -> None:
-    assert {"ask", "search", "feeds", "stats", "watch", "watches", "new_matches"} == {
-        t.name for t in tools
-    }
+    names = {"ask", "search", "feeds", "stats", "watch", "watches", "new_matches", "brief"}
+    assert names == {t.name for t in tools}
     assert not answer.is_error
     data = answer.structured_content
     assert data["confident"] is True
