@@ -5,6 +5,7 @@ from __future__ import annotations
 import html
 import threading
 from collections.abc import Callable, Iterable
+from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from xml.sax.saxutils import escape
@@ -24,7 +25,8 @@ def rss_feed(title: str, base: str, docs: Iterable[Doc], *, link: Callable[[str]
         body = "".join(f"<p>{html.escape(p)}</p>" for p in doc.text.split("\n") if p.strip())
         items.append(
             f"<item><title>{escape(doc.title)}</title><link>{escape(link(doc.id))}</link>"
-            f'<guid isPermaLink="false">{escape(doc.id)}</guid><pubDate>{PUB_DATE}</pubDate>'
+            f'<guid isPermaLink="false">{escape(doc.id)}</guid>'
+            f"<pubDate>{format_datetime(doc.published) if doc.published else PUB_DATE}</pubDate>"
             f"<content:encoded><![CDATA[{body}]]></content:encoded></item>"
         )
     return (

@@ -22,7 +22,7 @@ from typing import Any
 
 from kb.answer.wording import is_ordinary
 from kb.embed import Embedder
-from kb.evaluation.data import Doc, spread
+from kb.evaluation.data import Doc, spread, url_date
 from kb.evaluation.feed_server import doc_id_of, ingest_docs
 from kb.evaluation.metrics import answer_in
 from kb.evaluation.shared import newsroom
@@ -127,7 +127,12 @@ def small_index_score(
     """score() with each group of SMALL_GROUP questions asked of an index holding only their
     articles and SMALL_OTHERS others (served as full-text feeds), all groups added up."""
     items = [i for i in newsroom().load_items() if i.body.strip()]
-    doc_of = {i.original_url: Doc(f"a{n}", i.title, i.body) for n, i in enumerate(items)}
+    # Each dated as the newsroom dates it: its feed's date, else its link's (/2022/06/12/), which
+    # the newsroom serves and the feed server's links lack; a question's year is judged alike.
+    doc_of = {
+        i.original_url: Doc(f"a{n}", i.title, i.body, i.published or url_date(i.original_url))
+        for n, i in enumerate(items)
+    }
     url_of = {doc.id: url for url, doc in doc_of.items()}
     groups = [list(questions[i : i + SMALL_GROUP]) for i in range(0, len(questions), SMALL_GROUP)]
     parts = []
