@@ -70,6 +70,8 @@ def main(argv: list[str] | None = None) -> int:
     use = getattr(embedder.model, "secondary", None)
     if use is not None:
         judges.add_judge(rows, "use", use.embed, use.embed)
+    main_model = getattr(embedder.model, "primary", embedder.model)
+    judges.add_pair_head(rows, judges.train_pair_head(main_model.embed))
     print(
         "\n".join(judges.report(rows, {"reworded": ("reworded",), "realtimeqa": ("realtimeqa",)}))
     )
