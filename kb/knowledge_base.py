@@ -352,33 +352,26 @@ class KnowledgeBase:
         feeds, languages = tuple(feeds), tuple(languages)
         language = (language or "").strip().lower()
         asked = (topic or "").strip()
-        saved = next((w for w in self.watches() if asked == str(w.watch_id)), None)
         embedder = self.embedder
         primary = getattr(embedder, "primary", embedder)
         # A model whose cosines run low (the hash backend's bag of words) has them raised.
         offset = float(getattr(primary, "similarity_offset", 0.0))
         within = None
         if asked:
-            filters = Filters(
+            saved = next((w for w in self.watches() if asked == str(w.watch_id)), None)
+            base = saved.filters if saved is not None else Filters()
+            filters = replace(
+                base,
                 since=since,
                 until=until,
-                feeds=feeds,
-                languages=languages,
+                feeds=feeds or base.feeds,
+                languages=languages or base.languages,
             )
-            question = saved.question if saved else asked
-            if saved is not None:
-                filters = replace(
-                    saved.filters,
-                    since=since,
-                    until=until,
-                    feeds=feeds or saved.filters.feeds,
-                    languages=languages or saved.filters.languages,
-                )
-            hits = self.search(question, k=TOPIC_HITS, filters=filters)
+            asked = saved.question if saved is not None else asked
+            hits = self.search(asked, k=TOPIC_HITS, filters=filters)
             best = max((h.score for h in hits), default=0.0)
             floor = max(TOPIC_MIN - offset, best - TOPIC_MARGIN)
             within = {h.article_id for h in hits if h.score >= floor}
-            asked = question
         return compose(
             self.catalog,
             self.store.passages_of,
