@@ -171,15 +171,11 @@ def compare(previous: AnswerState | None, new: AnswerState) -> Change | None:
         return None
     if not previous.confident:
         return Change(first=True, added=new.facts, outlets=new.outlets)
-    before = {_key(f) for f in previous.facts}
-    after = {_key(f) for f in new.facts}
-    added = tuple(f for f in new.facts if _key(f) not in before)
-    removed = tuple(f for f in previous.facts if _key(f) not in after) if added else ()
+    before = {fold(f) for f in previous.facts}
+    after = {fold(f) for f in new.facts}
+    added = tuple(f for f in new.facts if fold(f) not in before)
+    removed = tuple(f for f in previous.facts if fold(f) not in after) if added else ()
     outlets = tuple(o for o in new.outlets if o not in previous.outlets)
     if not added and not outlets:
         return None
     return Change(added=added, removed=removed, outlets=outlets)
-
-
-def _key(fact: str) -> str:
-    return fold(fact)

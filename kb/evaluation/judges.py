@@ -26,7 +26,6 @@ may be, and how often the best sentence holds the answer when e5 reranks the can
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -209,7 +208,7 @@ def train_pair_head(
             sentences = [
                 text[a:b].strip() for a, b in split_sentences(text) if len(text[a:b].split()) >= 4
             ]
-            held = [_holds(x, case.answers) for x in sentences]
+            held = [answer_in([x], case.answers) for x in sentences]
             if any(held) and not all(held):
                 asked += [case.question] * len(sentences)
                 said += sentences
@@ -265,13 +264,6 @@ def add_pair_head(
                 s["head"] = float(value)
 
 
-def _holds(text: str, answers: Sequence[str]) -> bool:
-    def norm(t: str) -> str:
-        return re.sub(r"\W+", " ", t.lower()).strip()
-
-    return any(norm(a) and norm(a) in norm(text) for a in answers)
-
-
 def report(rows: list[dict[str, Any]], groups: dict[str, tuple[str, ...]]) -> list[str]:
     lines = [
         f"{'set':10s} {'judge':34s} {'AUC':>6s} {'unanswerable declined at 5% wrong':>36s}",
@@ -323,14 +315,14 @@ def report(rows: list[dict[str, Any]], groups: dict[str, tuple[str, ...]]) -> li
             if any(key not in s for r in part for s in r["sentences"]):
                 continue
             held = sum(
-                _holds(
-                    max(r["sentences"], key=lambda s: s["score"] + weight * s[key])["text"],
+                answer_in(
+                    [max(r["sentences"], key=lambda s: s["score"] + weight * s[key])["text"]],
                     r["answers"],
                 )
                 for r in part
             )
             lines.append(f"{name:10s} {label:40s} {len(part):5d} {held / len(part):6.3f}")
-        ceiling = sum(any(_holds(s["text"], r["answers"]) for s in r["sentences"]) for r in part)
+        ceiling = sum(answer_in([s["text"] for s in r["sentences"]], r["answers"]) for r in part)
         lines.append(
             f"{name:10s} {f'any of the {SENTENCES} candidates':40s} {len(part):5d} "
             f"{ceiling / len(part):6.3f}"
