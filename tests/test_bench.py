@@ -70,3 +70,25 @@ def test_the_story_join_cost_is_measured_for_each_count() -> None:
     assert [row["recent"] for row in rows] == [20, 60]
     assert all(0 < row["join_ms"] < 1000 for row in rows)
     assert any("60 recent articles" in line for line in render_story_join(rows))
+
+
+def test_the_briefing_is_timed_as_a_user_runs_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from test_stories import write_feeds
+
+    from kb import KnowledgeBase, Settings
+    from kb.cli.bench import briefing_cost
+
+    index = tmp_path / "index"
+    kb = KnowledgeBase(Settings.from_env(index_dir=index, allow_private_hosts=True, backend="hash"))
+    feeds = tmp_path / "feeds"
+    feeds.mkdir()
+    kb.ingest(write_feeds(feeds))
+    kb.close()
+    monkeypatch.setenv("KB_BACKEND", "hash")
+    cost = briefing_cost(index, ("--since", "3d"))
+    assert cost["exit"] == 0
+    assert cost["stories"] == 2  # the plague story and the port's
+    assert cost["wall_s"] > 0
+    assert cost["peak_rss_gb"] > 0

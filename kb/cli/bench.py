@@ -18,6 +18,8 @@
    are made and why they compete with the real passages).
 3. Stories: what joining one costs with 100, 1,000 and 4,000 recent articles in its window
    (kb/evaluation/story_cost.py); the ingest's own "stories" stage is in its time by stage.
+   The briefing of the newsroom's November 2019 as a user runs it (scripts/brief.py in its own
+   process, models loaded included): wall time, peak RSS, stories.
 4. The HTTP API: kb-api serves the newsroom index in its own process and 1, 8 and 32 clients ask
    it the RealTimeQA questions at once (kb/evaluation/serving.py): requests/s, p50/p95, errors.
 5. References in the same run: an exact numpy scan (matrix @ query, argpartition top 50, one
@@ -41,7 +43,10 @@ import argparse
 import json
 import logging
 import os
+import resource
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -94,6 +99,14 @@ def render(result: dict[str, Any]) -> str:
     lines += render_scales(result["scales"], result.get("copies"))
     if result.get("story_join"):
         lines += render_story_join(result["story_join"])
+    if result.get("briefing"):
+        b = result["briefing"]
+        lines += [
+            "",
+            f"briefing, `scripts/brief.py {' '.join(BRIEF_ARGS)}` in its own process: "
+            f"{fmt(b['wall_s'], 2)} s wall, {fmt(b['peak_rss_gb'], 2)} GB peak RSS, "
+            f"{b['stories']} stories (exit {b['exit']})",
+        ]
     if result.get("http"):
         lines += render_http(result["http"])
     recipe = result.get("recipe")
@@ -112,6 +125,30 @@ def render(result: dict[str, Any]) -> str:
     else:
         lines.append(f"recipe (LangChain): {recipe}")
     return "\n".join(lines)
+
+
+BRIEF_ARGS = ("--since", "2019-11-01", "--until", "2019-11-30")
+
+
+def briefing_cost(index_dir: Path, args: tuple[str, ...] = BRIEF_ARGS) -> dict[str, Any]:
+    """scripts/brief.py on the index (the newsroom's November 2019 by default), timed as a user
+    runs it: wall time, the peak RSS of the largest child process so far, stories printed."""
+    script = Path(__file__).resolve().parents[2] / "scripts" / "brief.py"
+    started = time.monotonic()
+    done = subprocess.run(  # noqa: S603 - this interpreter and the project's own script
+        [sys.executable, str(script), "--index-dir", str(index_dir), *args],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    wall = time.monotonic() - started
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return {
+        "wall_s": wall,
+        "peak_rss_gb": peak_kb / 1024**2,
+        "stories": done.stdout.count("\n## ") - (1 if "\n## Sources" in done.stdout else 0),
+        "exit": done.returncode,
+    }
 
 
 def render_story_join(rows: list[dict[str, Any]]) -> list[str]:
@@ -261,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
         result["scales"] = [{"name": "newsroom", **figures}]
         logger.info("joining a story with 100, 1,000 and 4,000 recent articles")
         result["story_join"] = story_join_cost()
+        logger.info("scripts/brief.py --since 2019-11-01 --until 2019-11-30")
+        result["briefing"] = briefing_cost(kb.settings.index_dir)
         if not args.skip_http:
             logger.info("kb-api under 1, 8 and 32 concurrent clients")
             result["http"] = http_load(kb.settings.index_dir, questions)
