@@ -26,6 +26,7 @@ from kb.briefing.compose import MAX_STORIES, STORIES
 from kb.briefing.period import moment
 from kb.catalog import CATALOG_FILE
 from kb.cli.exits import closing, opening
+from kb.cli.options import add_index_options
 from kb.config import Settings
 from kb.errors import ConfigError
 from kb.knowledge_base import KnowledgeBase
@@ -36,16 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="A briefing: the period's stories, each in its most central sentences, cited."
     )
-    parser.add_argument(
-        "--index-dir",
-        type=Path,
-        default=None,
-        help="index directory (default: $KB_INDEX_DIR, else ./index_store)",
-    )
-    parser.add_argument("--chroma-url", default=None, metavar="URL", help="a Chroma server")
-    parser.add_argument(
-        "--database-url", default=None, metavar="URL", help="the catalog's PostgreSQL server"
-    )
+    add_index_options(parser)
     parser.add_argument("--since", help="start: YYYY-MM-DD, ISO date-time, or 24h / 7d / 2w ago")
     parser.add_argument("--until", help="end (default now): YYYY-MM-DD (the whole day), ...")
     parser.add_argument("--topic", default=None, help="a question, or a saved question's id")

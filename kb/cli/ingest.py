@@ -18,6 +18,7 @@ from pathlib import Path
 
 from kb.cli.exits import closing, opening
 from kb.cli.feed_lists import named_feeds
+from kb.cli.options import add_index_options
 from kb.cli.progress import progress_printer
 from kb.cli.watch import watch
 from kb.config import BACKENDS, Settings
@@ -42,26 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--opml", action="append", default=[], metavar="FILE_OR_URL", help="OPML subscription list"
     )
-    parser.add_argument(
-        "--index-dir",
-        type=Path,
-        default=None,
-        help="index directory (default: $KB_INDEX_DIR, else ./index_store)",
-    )
-    parser.add_argument(
-        "--chroma-url",
-        default=None,
-        metavar="URL",
-        help="use a Chroma server, e.g. http://127.0.0.1:8000 (default: $KB_CHROMA_URL, else "
-        "the embedded store in the index directory)",
-    )
-    parser.add_argument(
-        "--database-url",
-        default=None,
-        metavar="URL",
-        help="keep the catalog on a PostgreSQL server, e.g. postgresql://kb@db/kb (default: "
-        "$KB_DATABASE_URL, else catalog.sqlite3 in the index directory)",
-    )
+    add_index_options(parser)
     parser.add_argument(
         "--model", default=None, help="embedding model (default: $KB_MODEL, else all-MiniLM-L6-v2)"
     )

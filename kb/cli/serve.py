@@ -15,10 +15,10 @@ import argparse
 import logging
 import sys
 import threading
-from pathlib import Path
 
 from kb.cli.exits import USAGE, fail, opening
 from kb.cli.ingest import settings_from
+from kb.cli.options import add_index_options
 from kb.config import BACKENDS
 from kb.errors import ConfigError, KBError
 from kb.knowledge_base import KnowledgeBase
@@ -40,16 +40,7 @@ def build_parser(program: str, *, mcp: bool) -> argparse.ArgumentParser:
             else "Serve the kb knowledge base as an HTTP JSON API (OpenAPI at /docs)."
         ),
     )
-    parser.add_argument(
-        "--index-dir",
-        type=Path,
-        default=None,
-        help="index directory (default: $KB_INDEX_DIR, else ./index_store)",
-    )
-    parser.add_argument("--chroma-url", default=None, metavar="URL", help="a Chroma server")
-    parser.add_argument(
-        "--database-url", default=None, metavar="URL", help="the catalog's PostgreSQL server"
-    )
+    add_index_options(parser)
     parser.add_argument("--model", default=None, help="embedding model (default: $KB_MODEL)")
     parser.add_argument("--backend", default=None, choices=BACKENDS, help="how the model runs")
     parser.add_argument(

@@ -15,10 +15,10 @@ from __future__ import annotations
 import argparse
 import json
 from datetime import UTC, date, datetime, time
-from pathlib import Path
 
 from kb.catalog import CATALOG_FILE, Catalog, open_catalog
 from kb.cli.exits import closing, opening
+from kb.cli.options import add_index_options
 from kb.config import Settings
 from kb.errors import ConfigError
 from kb.stories import Story, read_stories
@@ -29,18 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Stories: the same event across outlets, each once, with its timeline."
     )
-    parser.add_argument(
-        "--index-dir",
-        type=Path,
-        default=None,
-        help="index directory (default: $KB_INDEX_DIR, else ./index_store)",
-    )
-    parser.add_argument(
-        "--database-url",
-        default=None,
-        metavar="URL",
-        help="the catalog's PostgreSQL server (default: $KB_DATABASE_URL)",
-    )
+    add_index_options(parser, chroma=False)
     parser.add_argument("--since", type=_day, help="stories reported on or after (YYYY-MM-DD)")
     parser.add_argument("--until", type=_day, help="stories reported up to (YYYY-MM-DD)")
     parser.add_argument(

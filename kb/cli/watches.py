@@ -33,10 +33,10 @@ import argparse
 import json
 import os
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from kb.cli.exits import closing, opening
+from kb.cli.options import add_index_options
 from kb.config import Settings
 from kb.errors import ConfigError
 from kb.filters import Filters
@@ -49,19 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Saved questions: what each refresh brings that answers them."
     )
-    parser.add_argument(
-        "--index-dir",
-        type=Path,
-        default=None,
-        help="index directory (default: $KB_INDEX_DIR, else ./index_store)",
-    )
-    parser.add_argument(
-        "--database-url",
-        default=None,
-        metavar="URL",
-        help="the catalog's PostgreSQL server (default: $KB_DATABASE_URL, else the index "
-        "directory's catalog.sqlite3)",
-    )
+    add_index_options(parser, chroma=False)
     parser.add_argument("--json", action="store_true", help="one JSON object a line")
     # --json also after the command (watches.py new --json)
     common = argparse.ArgumentParser(add_help=False)
