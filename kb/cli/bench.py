@@ -43,7 +43,6 @@ import argparse
 import json
 import logging
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -132,22 +131,26 @@ BRIEF_ARGS = ("--since", "2019-11-01", "--until", "2019-11-30")
 
 def briefing_cost(index_dir: Path, args: tuple[str, ...] = BRIEF_ARGS) -> dict[str, Any]:
     """scripts/brief.py on the index (the newsroom's November 2019 by default), timed as a user
-    runs it: wall time, the peak RSS of the largest child process so far, stories printed."""
+    runs it: wall time, that process's own peak RSS (os.wait4), stories printed."""
     script = Path(__file__).resolve().parents[2] / "scripts" / "brief.py"
-    started = time.monotonic()
-    done = subprocess.run(  # noqa: S603 - this interpreter and the project's own script
-        [sys.executable, str(script), "--index-dir", str(index_dir), *args],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    wall = time.monotonic() - started
-    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as out:
+        started = time.monotonic()
+        process = subprocess.Popen(  # noqa: S603 - this interpreter and the project's own script
+            [sys.executable, str(script), "--index-dir", str(index_dir), *args],
+            stdout=out,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.monotonic() - started
+        process.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        printed = out.read()
     return {
         "wall_s": wall,
-        "peak_rss_gb": peak_kb / 1024**2,
-        "stories": done.stdout.count("\n## ") - (1 if "\n## Sources" in done.stdout else 0),
-        "exit": done.returncode,
+        "peak_rss_gb": usage.ru_maxrss / 1024**2,
+        "stories": printed.count("\n## ") - (1 if "\n## Sources" in printed else 0),
+        "exit": process.returncode,
     }
 
 
