@@ -11,6 +11,10 @@ from kb.language import detect_language, normalize_language
 
 #: A page must hold at least this share of the feed's full text to be preferred over it.
 PAGE_OVER_FULL_FEED = 0.8
+#: What separates a page title from the site's name after it, and how long that name may be.
+SITE_SEPARATORS = (" - ", " | ")
+SITE_WORDS = 4
+_QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"'})
 
 
 @dataclass(frozen=True)
@@ -65,7 +69,7 @@ def compose_article(
     text, source = choose_text(page, text_from_feed, truncated)
     if not text.strip():
         return None
-    title = clean_line(item.title) or (page.title if page else "") or _first_words(text)
+    title = choose_title(clean_line(item.title), page.title if page else "") or _first_words(text)
     published, published_from = item.published, "feed"
     if published is None and page and page.published:
         published, published_from = page.published, "page"
@@ -91,6 +95,26 @@ def compose_article(
         categories=tuple(categories),
         language=language,
     )
+
+
+def choose_title(feed: str, page: str) -> str:
+    """The article's title: the feed's, unless the page's title goes on where the feed's stops
+    (a feed that cut its title at a quote, "A Man Developed" for "A Man Developed 'Feather Duvet
+    Lung' After Getting New Bedding"): then the page's, without a trailing " - Site" or
+    " | Site" of at most SITE_WORDS words. The page's alone when the feed gave none."""
+    if not feed:
+        return page
+    cut = _fold_title(feed)
+    head, sep, site = max((page.rpartition(s) for s in SITE_SEPARATORS), key=lambda p: len(p[0]))
+    if sep and len(site.split()) <= SITE_WORDS:
+        page = head.strip()
+    fuller = _fold_title(page)
+    return page if len(fuller) > len(cut) and fuller.startswith(cut) else feed
+
+
+def _fold_title(text: str) -> str:
+    """A title compared loosely: case, quotes' shapes and spacing aside."""
+    return " ".join(text.translate(_QUOTES).casefold().split())
 
 
 def _first_words(text: str, n: int = 12) -> str:

@@ -3,7 +3,7 @@
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kb.article import PAGE_OVER_FULL_FEED, choose_text, compose_article, feed_text
+from kb.article import PAGE_OVER_FULL_FEED, choose_text, choose_title, compose_article, feed_text
 from kb.extract import PageText
 from kb.feeds import FeedItem, parse_feed
 
@@ -142,3 +142,36 @@ def test_no_text_anywhere_is_none() -> None:
         compose_article(item(summary_html="<p> </p>"), page(""), url="u", feed="f", feed_url="")
         is None
     )
+
+
+def test_a_feed_title_cut_short_gives_way_to_the_pages_without_the_site_name() -> None:
+    # Real titles of the newsroom: its feeds cut them at the first quote.
+    found = compose_article(
+        item(title="A Man Develops"),
+        page(
+            LONG,
+            title="A Man Develops 'Feather-Duvet Lung' After Switching His Bedding | Live Science",
+        ),
+        url="u",
+        feed="livescience",
+        feed_url="f",
+    )
+    assert found is not None
+    assert found.title == "A Man Develops 'Feather-Duvet Lung' After Switching His Bedding"
+    full = "The Early Reviews For Google's Stadia Gaming Platform Are Here — And They're Not Great"
+    assert choose_title("The Early Reviews For Google", f"{full} - Digg") == full
+    # Curly and straight quotes, case and spacing aside, the feed's title is the page's start.
+    assert choose_title(
+        "How This Man’s  bedding", "How This Man's Bedding Gave Him Lung Trouble"
+    ) == ("How This Man's Bedding Gave Him Lung Trouble")
+
+
+def test_the_feeds_title_stays_when_the_page_only_adds_the_site_or_says_something_else() -> None:
+    assert choose_title("Exports rise in October", "Exports rise in October - T21") == (
+        "Exports rise in October"
+    )
+    assert choose_title("Exports rise in October", "Imports fall in October") == (
+        "Exports rise in October"
+    )
+    assert choose_title("Exports rise", "") == "Exports rise"
+    assert choose_title("", "Imports fall - T21") == "Imports fall - T21"
