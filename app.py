@@ -70,6 +70,9 @@ STYLE = """<style>
 .kb-feed { font-size: 0.8rem; overflow-wrap: anywhere; padding-top: 0.45rem; }
 .kb-watch { font-size: 0.9rem; overflow-wrap: anywhere; }
 .kb-also { font-size: 0.875rem; margin: 0 0 0.4rem; }
+.kb-differs { font-size: 0.875rem; margin: 0 0 0.4rem; padding-left: 0.6rem;
+  border-left: 3px solid #d97706; }
+.kb-differs blockquote { margin: 0.2rem 0; }
 .kb-story ol { padding-left: 1.2rem; margin: 0.3rem 0 0; }
 .kb-story li { font-size: 0.9rem; margin-bottom: 0.2rem; }
 .kb-copy { opacity: 0.7; font-size: 0.8rem; }
@@ -145,6 +148,8 @@ SPANISH = {
     "Latest articles": "Últimos artículos",
     "Stories": "Historias",
     "Also in: ": "También en: ",
+    "Other outlets give other figures:": "Otros medios dan otras cifras:",
+    "{figure} where this says {instead_of}": "{figure} donde esta dice {instead_of}",
     "the story ({n} outlets)": "la historia ({n} medios)",
     "First reported by {feed} on {date}": "Publicada primero por {feed} el {date}",
     "{n} outlets: {outlets}": "{n} medios: {outlets}",
@@ -583,8 +588,25 @@ def citation_html(citation: Citation, *, highlight: bool) -> str:
         f'<div class="kb-title">[{citation.n}] {title}'
         f'{lang}</div><div class="kb-meta">{html.escape(meta)}</div>'
         f'<p class="kb-passage">{passage_html(citation, highlight=highlight)}</p>'
-        f"{also_in_html(citation)}{read}</div>"
+        f"{also_in_html(citation)}{differs_html(citation)}{read}</div>"
     )
+
+
+def differs_html(citation: Citation) -> str:
+    """The other outlets' sentences that give other figures than the quoted one, each with its
+    outlet, date and link (nothing when they agree or none gives a figure for it)."""
+    if not citation.differs:
+        return ""
+    said = "{figure} where this says {instead_of}"
+    items = "".join(
+        f"<li>{link(d.url, d.feed)}"
+        f"{html.escape(' · ' + format_date(d.published) if d.published else '')}: "
+        f"<b>{html.escape(tr(said, figure=d.figure, instead_of=d.instead_of))}</b>"
+        f"<blockquote>{html.escape(d.sentence)}</blockquote></li>"
+        for d in citation.differs
+    )
+    title = html.escape(tr("Other outlets give other figures:"))
+    return f'<div class="kb-differs">{title}<ul>{items}</ul></div>'
 
 
 def also_in_html(citation: Citation) -> str:

@@ -299,13 +299,24 @@ class KnowledgeBase:
         return self._with_stories(self.answerer.answer(analyse(question, now=self.clock()), hits))
 
     def _with_stories(self, answer: Answer) -> Answer:
-        """Each citation with its story and the other outlets reporting it (kept as it is when
-        the catalog cannot say)."""
+        """Each citation with its story and the other outlets reporting it, and a quoted
+        sentence with the other outlets' sentences giving other figures for it (kept as it is
+        when the catalog cannot say)."""
         try:
-            return with_stories(self.catalog, answer)
+            return with_stories(self.catalog, answer, self._article_texts)
         except StoreError as exc:
             logger.warning("citations without their stories: %s", exc)
             return answer
+
+    def _article_texts(self, article_ids: list[str]) -> dict[str, str]:
+        """The stored text of these articles (their passages joined), {} when the vector store
+        cannot say: other outlets' figures are then left unread, the answer stands."""
+        try:
+            stored = self.store.passages_of(article_ids)
+        except StoreError as exc:
+            logger.warning("other outlets' figures unread: %s", exc)
+            return {}
+        return {a: "\n".join(p.text for p in passages) for a, passages in stored.items()}
 
     # --- stories ----------------------------------------------------------------------------
     def stories(

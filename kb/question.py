@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import threading
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -213,6 +214,16 @@ def norm(token: str) -> str:
 def words(text: str) -> list[str]:
     """The words of text, numbers kept whole ('2.9', '1,000')."""
     return _WORD.findall(text)
+
+
+def word_matches(text: str) -> Iterator[re.Match[str]]:
+    """The words of text as matches (where each ends tells what is glued to it)."""
+    return _WORD.finditer(text)
+
+
+def is_stopword(word: str) -> bool:
+    """Whether a word (any case, accents or not) is a stopword of English or Spanish."""
+    return fold(word) in _STOP
 
 
 def year_like(number: str) -> bool:

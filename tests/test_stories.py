@@ -18,6 +18,7 @@ import pytest
 from conftest import FakeEmbedder
 
 from kb import KnowledgeBase, Settings
+from kb.serve.payloads import citation_payload
 from kb.stories.join import Member, place, same_event
 from kb.stories.signature import MIN_WORDS, Signature, overlap, shared_names, signature
 
@@ -46,7 +47,7 @@ OWN_REPORT = (
     "that carry Yersinia pestis, the bacterium behind plague. Two people in contact with him "
     "were quarantined; both tested negative. China reports few plague cases; in November two "
     "patients from Inner Mongolia were treated in Beijing. Teams are spraying his village and "
-    "checking rodent burrows for five kilometres around it, officials in Bayannur added, and "
+    "checking rodent burrows for four kilometres around it, officials in Bayannur added, and "
     "schools in Urad Middle Banner stay open during the plague alert."
 )
 OTHER = (
@@ -229,6 +230,25 @@ def test_a_citation_names_the_other_outlets_and_copies_do_not_fill_the_sources(
     stories = story_kb.catalog.stories_of([h.article_id for h in hits])
     top = [stories[h.article_id] for h in hits[:3]]
     assert top.count(first.story_id) <= 2
+
+
+def test_a_quoted_figure_shows_the_other_outlets_different_one(story_kb: KnowledgeBase) -> None:
+    """Wire has the burrows checked within five kilometres, Herald for four: the answer
+    quoting one shows the other's sentence beside it, in Python and in the API's JSON."""
+    answer = story_kb.ask("How far around the village are the rodent burrows being checked?")
+    quoted = [c for c in answer.citations if c.quoted and "kilometres" in c.sentence]
+    assert quoted, (answer.text, answer.reason)
+    citation = quoted[0]
+    assert citation.differs, citation.sentence
+    other = citation.differs[0]
+    assert other.feed in {"Wire", "Herald"} - {citation.feed}
+    assert "kilometres" in other.sentence
+    assert {other.figure, other.instead_of} == {"five", "four"}
+    payload = citation_payload(citation)
+    assert payload["differs"][0]["sentence"] == other.sentence
+    assert payload["story_id"] == citation.story_id
+    # The repost of Wire's text gives Wire's figure: it is no other outlet's figure.
+    assert all(d.feed != "Echo" for d in citation.differs)
 
 
 def test_an_undated_repost_is_still_a_copy(tmp_path: Path) -> None:

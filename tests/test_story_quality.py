@@ -114,6 +114,28 @@ def test_the_plague_answer_cites_independent_outlets(
     assert all(ids.count(s) <= 2 for s in set(ids))
 
 
+JURY = "How long did the jury take to convict Webb?"
+
+
+def test_a_quoted_figure_another_outlet_gives_otherwise_is_shown_beside_it(
+    newsroom_kb: tuple[KnowledgeBase, Any, Any],
+) -> None:
+    """NBC DFW has the jury out "just 15 minutes", CBS News "less than 10 minutes": the
+    answer quoting either shows the other's sentence, in English and asked in Spanish."""
+    kb, _, _ = newsroom_kb
+    for question in (JURY, "¿Cuánto tardó el jurado en declarar culpable a Webb?"):
+        answer = kb.ask(question)
+        shown = [(c.feed, d) for c in answer.citations for d in c.differs]
+        assert shown, (answer.text, [c.feed for c in answer.citations])
+        feed, other = shown[0]
+        assert {feed, other.feed} == {"nbcdfw", "cbsnews"}, shown
+        assert {other.figure, other.instead_of} == {"15", "10"}
+        assert "minutes" in other.sentence
+    # No other figure where the outlets agree or give none for it.
+    plague = kb.ask("How many plague cases were confirmed in Inner Mongolia?")
+    assert not any(c.differs for c in plague.citations), plague.citations
+
+
 def test_joining_stories_costs_little_of_the_ingest(
     newsroom_kb: tuple[KnowledgeBase, Any, Any],
 ) -> None:
@@ -157,6 +179,30 @@ def test_the_stories_view_lists_each_story_once_with_its_outlets_in_chromium(
             assert card.locator("li").count() >= 3
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "stories.png"), full_page=True)
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium")
+def test_the_answer_card_shows_another_outlets_figure_in_chromium(
+    newsroom_kb: tuple[KnowledgeBase, Any, Any], tmp_path: Path
+) -> None:
+    kb, _, _ = newsroom_kb
+    with (
+        streamlit_app(kb.settings.index_dir, tmp_path / "streamlit.log") as url,
+        chromium_page(height=2400) as page,
+    ):
+        page.goto(url)
+        box = page.get_by_label("Ask a question")
+        box.wait_for(timeout=PAGE_TIMEOUT_MS)
+        box.fill(JURY)
+        box.press("Enter")
+        differs = page.locator(".kb-card .kb-differs").first
+        expect(differs).to_contain_text("Other outlets give other figures", timeout=PAGE_TIMEOUT_MS)
+        expect(differs).to_contain_text("minutes")
+        assert re.search(r"(15 where this says 10|10 where this says 15)", differs.inner_text())
+        assert differs.locator("a").first.get_attribute("href")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "figures.png"), full_page=True)
 
 
 def test_the_newsroom_briefing_quotes_stored_sentences_each_cited(

@@ -12,6 +12,21 @@ NO_ANSWER = "The knowledge base holds no good answer to this question."
 
 
 @dataclass(frozen=True)
+class Differing:
+    """Another outlet's report of the cited story giving a different figure for something the
+    cited sentence gives (kb.stories.figures): its sentence, its figure, and the cited
+    sentence's figure it differs from."""
+
+    feed: str
+    url: str
+    title: str
+    published: datetime | None
+    sentence: str
+    figure: str
+    instead_of: str
+
+
+@dataclass(frozen=True)
 class Citation:
     """A numbered source of an answer. highlight is the (start, end) of the quoted (or best)
     sentence within passage, answer_span the part of it that answers, or None."""
@@ -32,6 +47,8 @@ class Citation:
     #: (outlet, url) of their first article each, copies of one text counted once.
     story_id: str = ""
     also_in: tuple[tuple[str, str], ...] = ()
+    #: For a quoted sentence: the other outlets' sentences that give other figures for it.
+    differs: tuple[Differing, ...] = ()
 
     @property
     def sentence(self) -> str:

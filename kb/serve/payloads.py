@@ -45,6 +45,28 @@ class CitationPayload(TypedDict):
     passage: str
     score: float
     quoted: bool
+    story_id: str
+    also_in: list[OutletPayload]
+    differs: list[DifferingPayload]
+
+
+class OutletPayload(TypedDict):
+    """Another outlet reporting the cited story: its first independent report."""
+
+    feed: str
+    url: str
+
+
+class DifferingPayload(TypedDict):
+    """Another outlet's sentence giving a different figure than the quoted sentence."""
+
+    feed: str
+    url: str
+    title: str
+    published: str | None
+    sentence: str
+    figure: str
+    instead_of: str
 
 
 class AnswerPayload(TypedDict):
@@ -244,6 +266,20 @@ def citation_payload(citation: Citation) -> CitationPayload:
         "passage": citation.passage,
         "score": round(float(citation.score), 4),
         "quoted": citation.quoted,
+        "story_id": citation.story_id,
+        "also_in": [{"feed": feed, "url": url} for feed, url in citation.also_in],
+        "differs": [
+            {
+                "feed": d.feed,
+                "url": d.url,
+                "title": d.title,
+                "published": iso(d.published),
+                "sentence": d.sentence,
+                "figure": d.figure,
+                "instead_of": d.instead_of,
+            }
+            for d in citation.differs
+        ],
     }
 
 

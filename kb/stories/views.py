@@ -3,7 +3,7 @@ timeline of articles (copies marked with their original)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -11,6 +11,7 @@ from typing import Any
 from kb.answer.types import Answer, Citation
 from kb.catalog import Catalog
 from kb.ids import article_of_chunk
+from kb.stories.figures import differing, figures_of
 
 
 @dataclass(frozen=True)
@@ -154,17 +155,17 @@ def _iso(moment: datetime | None) -> str | None:
 def other_outlets(story: Story, article_id: str) -> tuple[tuple[str, str], ...]:
     """The outlets other than the cited article's that report its story independently (a copy
     of another's text is not a source), each once by its first report: (outlet, url)."""
-    own = next((a.feed for a in story.articles if a.article_id == article_id), "")
-    chosen: dict[str, str] = {}
-    for article in story.articles:
-        if article.copy_of or not article.feed or article.feed in (own, *chosen):
-            continue
-        chosen[article.feed] = article.url
-    return tuple(chosen.items())
+    return tuple((a.feed, a.url) for a in other_reports(story, article_id))
 
 
-def with_stories(catalog: Catalog, answer: Answer) -> Answer:
-    """The answer with each citation's story and the other outlets that report it."""
+def with_stories(
+    catalog: Catalog,
+    answer: Answer,
+    texts: Callable[[list[str]], dict[str, str]] | None = None,
+) -> Answer:
+    """The answer with each citation's story and the other outlets that report it; with texts
+    (article ids -> their stored text), each quoted sentence also with the other outlets'
+    sentences that give other figures for it (kb.stories.figures)."""
     cited = [*answer.citations, *answer.related]
     if not cited:
         return answer
@@ -179,8 +180,47 @@ def with_stories(catalog: Catalog, answer: Answer) -> Answer:
             return citation
         return replace(citation, story_id=story.story_id, also_in=other_outlets(story, article))
 
-    return replace(
+    answer = replace(
         answer,
         citations=[told(c) for c in answer.citations],
         related=[told(c) for c in answer.related],
     )
+    if texts is None:
+        return answer
+    checked = {
+        c.n: (c, reports)
+        for c in answer.citations
+        if c.quoted and figures_of(c.sentence, c.language or "en")
+        if (reports := other_reports(stories.get(c.story_id), article_ids.get(c.chunk_id, "")))
+    }
+    if not checked:
+        return answer
+    read = texts(list({a.article_id for _, reports in checked.values() for a in reports}))
+    differs = {
+        n: differing(
+            citation.sentence,
+            citation.language or "en",
+            [
+                (a.feed, a.url, a.title, a.published, a.language, read.get(a.article_id, ""))
+                for a in reports
+            ],
+        )
+        for n, (citation, reports) in checked.items()
+    }
+    return replace(
+        answer,
+        citations=[replace(c, differs=tuple(differs.get(c.n, ()))) for c in answer.citations],
+    )
+
+
+def other_reports(story: Story | None, article_id: str) -> list[StoryArticle]:
+    """The first independent report of each other outlet in the story (copies aside)."""
+    if story is None:
+        return []
+    own = next((a.feed for a in story.articles if a.article_id == article_id), "")
+    chosen: dict[str, StoryArticle] = {}
+    for article in story.articles:
+        if article.copy_of or not article.feed or article.feed in (own, *chosen):
+            continue
+        chosen[article.feed] = article
+    return list(chosen.values())
