@@ -10,14 +10,13 @@ from pathlib import Path
 
 import pytest
 from conftest import fixture_feeds
-from server import FixtureServer
+from server import TITAN_TITLE, FixtureServer
 from test_freshness import finished, ingest_elsewhere
 
 from kb import ConfigError, Filters, KnowledgeBase, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 TITAN = "What is the diameter of Saturn's moon Titan?"
-TITAN_TITLE = "The First Map of Saturn"
 
 
 def test_a_refresh_records_the_new_article_that_answers_a_saved_question(
