@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
 
 from kb.extract import PageText, clean_line, html_to_text, is_truncated, strip_truncation
 from kb.feeds import FeedItem
@@ -14,6 +16,7 @@ PAGE_OVER_FULL_FEED = 0.8
 #: What separates a page title from the site's name after it, and how long that name may be.
 SITE_SEPARATORS = (" - ", " | ")
 SITE_WORDS = 4
+_URL_DATE = re.compile(r"/((?:19|20)\d\d)/(\d\d)/(\d\d)/")
 _QUOTES = str.maketrans({"‘": "'", "’": "'", "“": '"', "”": '"'})
 
 
@@ -29,7 +32,7 @@ class Article:
     feed: str
     feed_url: str
     published: datetime | None
-    published_from: str  # "feed", "page" or "" (unknown)
+    published_from: str  # "feed", "page", "url" or "" (unknown)
     author: str
     categories: tuple[str, ...]
     language: str
@@ -73,6 +76,8 @@ def compose_article(
     published, published_from = item.published, "feed"
     if published is None and page and page.published:
         published, published_from = page.published, "page"
+    elif published is None and (published := url_date(url)) is not None:
+        published_from = "url"
     elif published is None:
         published_from = ""
     language = (
@@ -115,6 +120,20 @@ def choose_title(feed: str, page: str) -> str:
 def _fold_title(text: str) -> str:
     """A title compared loosely: case, quotes' shapes and spacing aside."""
     return " ".join(text.translate(_QUOTES).casefold().split())
+
+
+def url_date(url: str) -> datetime | None:
+    """The date a news link carries in its path (/2022/06/12/), or None: the last word on an
+    article's date when neither its feed nor its page gives one (CNN's feed items carry no
+    date and its pages refuse robots, but every link says the day)."""
+    found = _URL_DATE.search(urlsplit(url).path)
+    if not found:
+        return None
+    try:
+        year, month, day = (int(x) for x in found.groups())
+        return datetime(year, month, day, tzinfo=UTC)
+    except ValueError:
+        return None
 
 
 def _first_words(text: str, n: int = 12) -> str:

@@ -3,7 +3,14 @@
 from datetime import UTC, datetime
 from pathlib import Path
 
-from kb.article import PAGE_OVER_FULL_FEED, choose_text, choose_title, compose_article, feed_text
+from kb.article import (
+    PAGE_OVER_FULL_FEED,
+    choose_text,
+    choose_title,
+    compose_article,
+    feed_text,
+    url_date,
+)
 from kb.extract import PageText
 from kb.feeds import FeedItem, parse_feed
 
@@ -134,6 +141,29 @@ def test_unknown_date_and_title_from_the_first_words() -> None:
     assert article.published is None
     assert article.published_from == ""
     assert article.title == " ".join(f"w{i}" for i in range(12)) + " …"
+
+
+def test_a_date_neither_feed_nor_page_gives_is_read_from_the_link() -> None:
+    url = "https://www.cnn.com/2022/10/04/sport/mlb-aaron-judge-62nd-home-run/index.html"
+    article = compose_article(item(content_html=LONG), None, url=url, feed="f", feed_url="")
+    assert article is not None
+    assert article.published == datetime(2022, 10, 4, tzinfo=UTC)
+    assert article.published_from == "url"
+    # The feed's or the page's own date comes first.
+    dated = compose_article(
+        item(content_html=LONG),
+        page(LONG, published=datetime(2022, 10, 5, tzinfo=UTC)),
+        url=url,
+        feed="f",
+        feed_url="",
+    )
+    assert dated is not None
+    assert (dated.published, dated.published_from) == (datetime(2022, 10, 5, tzinfo=UTC), "page")
+    # Only a whole, real day in the link's path is a date.
+    assert url_date("https://example.com/2022/10/story") is None
+    assert url_date("https://example.com/2022/13/40/story") is None
+    assert url_date("https://example.com/a?from=/2022/10/04/") is None
+    assert url_date("https://example.com/news/1999/12/31/x") == datetime(1999, 12, 31, tzinfo=UTC)
 
 
 def test_no_text_anywhere_is_none() -> None:

@@ -260,6 +260,29 @@ def test_an_undated_repost_is_still_a_copy(tmp_path: Path) -> None:
     kb.close()
 
 
+@pytest.mark.parametrize("repost_first", [False, True])
+def test_an_undated_repost_of_an_old_article_is_its_copy_in_either_order(
+    tmp_path: Path, repost_first: bool
+) -> None:
+    """Wire's text dated three years ago, and a newsletter link to it with no date at all (so
+    dated when fetched): their windows never meet, yet one refresh brings both. The repost
+    is a copy, and the dated text is the original whichever comes first."""
+    old = DAY - timedelta(days=3 * 365)
+    wire = rss("Wire", [("Plague case", "http://127.0.0.1:9/w/plague", WIRE, old)])
+    letter = rss("Letter", [("Read more", "http://127.0.0.1:9/click?id=9", WIRE, None)])
+    paths = []
+    for name, text in [("wire.xml", wire), ("letter.xml", letter)]:
+        (tmp_path / name).write_text(text, "utf-8")
+        paths.append(str(tmp_path / name))
+    kb = KnowledgeBase(Settings.from_env(allow_private_hosts=True), embedder=FakeEmbedder())
+    kb.ingest(paths[::-1] if repost_first else paths)
+    [story] = [s for s in kb.stories(limit=10) if len(s.articles) > 1]
+    by_feed = {a.feed: a for a in story.articles}
+    assert by_feed["Letter"].copy_of == by_feed["Wire"].article_id
+    assert by_feed["Wire"].copy_of == ""
+    kb.close()
+
+
 def test_an_edit_moves_an_article_to_its_new_story(tmp_path: Path) -> None:
     kb = KnowledgeBase(Settings.from_env(allow_private_hosts=True), embedder=FakeEmbedder())
     paths = write_feeds(tmp_path)

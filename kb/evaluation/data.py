@@ -4,10 +4,9 @@ articles (the newsroom's) and XQuAD's Wikipedia paragraphs and questions in Engl
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -102,18 +101,6 @@ def xquad_docs(lang: str) -> list[Doc]:
         Doc(d["_id"], d["title"].replace("_", " "), d["text"])
         for d in load_jsonl(XQUAD / f"beir-{lang}" / "corpus.jsonl")
     ]
-
-
-def url_date(url: str) -> datetime | None:
-    """The date a news link carries in its path (/2022/06/12/), or None."""
-    found = re.search(r"/((?:19|20)\d\d)/(\d\d)/(\d\d)/", url)
-    if not found:
-        return None
-    try:
-        year, month, day = (int(x) for x in found.groups())
-        return datetime(year, month, day, tzinfo=UTC)
-    except ValueError:
-        return None
 
 
 def spread(items: Sequence[Any], n: int) -> list[Any]:

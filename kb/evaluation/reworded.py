@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from kb.answer.wording import is_ordinary
+from kb.article import url_date
 from kb.embed import Embedder
-from kb.evaluation.data import Doc, spread, url_date
+from kb.evaluation.data import Doc, spread
 from kb.evaluation.feed_server import doc_id_of, ingest_docs
 from kb.evaluation.metrics import answer_in
 from kb.evaluation.shared import newsroom

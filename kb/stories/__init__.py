@@ -17,7 +17,7 @@ import numpy as np
 
 from kb.catalog import Catalog
 from kb.store import ChromaStore, StoredPassage
-from kb.stories.join import MAX_CANDIDATES, Member, Placement, Pool, place, window
+from kb.stories.join import MAX_CANDIDATES, Member, Placement, Pool, copy_in, place, window
 from kb.stories.signature import Signature, signature
 from kb.stories.views import Story, StoryArticle, read_stories, read_story, story_ids_of
 
@@ -54,6 +54,11 @@ class Joiner:
         self.catalog = catalog
         self._window: tuple[str, str] = ("", "")
         self._pool = Pool()
+        #: Every article this joiner placed (the latest MAX_CANDIDATES): a copy is looked for
+        #: among them too, whatever their dates. An undated repost is dated when it is fetched
+        #: and its original by its feed or link, maybe years apart: their windows never meet,
+        #: but they reach one refresh together.
+        self._run = Pool()
 
     def join(self, article_id: str, found: Signature, *, now: datetime | None = None) -> Placement:
         """Place an article (again, after an edit) in its story and record it."""
@@ -62,7 +67,9 @@ class Joiner:
         if span != self._window:
             self._window, self._pool = span, self._read(*span)
         placement = place(article_id, found, self._pool)
-        original = self._pool.member(placement.copy_of) if placement.copy_of else None
+        if not placement.copy_of:
+            placement = copy_in(article_id, found, self._run) or placement
+        original = self._member(placement.copy_of) if placement.copy_of else None
         earlier = original is not None and _earlier(found, original.signature)
         if earlier:  # the same text published before what was taken for its original
             placement = replace(placement, copy_of="")
@@ -77,11 +84,20 @@ class Joiner:
         if placement.merged:
             self.catalog.merge_stories(placement.story_id, placement.merged)
             self._pool.merge(placement.story_id, placement.merged)
+            self._run.merge(placement.story_id, placement.merged)
         if earlier and original is not None:
             self.catalog.make_original(article_id, original.article_id)
             self._pool.reoriginate(article_id, original.article_id)
-        self._pool.add(Member(article_id, placement.story_id, placement.copy_of, found))
+            self._run.reoriginate(article_id, original.article_id)
+        member = Member(article_id, placement.story_id, placement.copy_of, found)
+        self._pool.add(member)
+        if len(self._run.members) >= MAX_CANDIDATES:
+            self._run = Pool(self._run.members[-MAX_CANDIDATES // 2 :])
+        self._run.add(member)
         return placement
+
+    def _member(self, article_id: str) -> Member | None:
+        return self._pool.member(article_id) or self._run.member(article_id)
 
     def _read(self, since: str, until: str) -> Pool:
         rows = self.catalog.story_members(since, until, limit=MAX_CANDIDATES)
@@ -154,7 +170,10 @@ def _date(value: object) -> datetime | None:
 
 
 def _earlier(a: Signature, b: Signature) -> bool:
-    """Whether a was published before b (both dated)."""
+    """Whether a was published before b: both dated and a first, or a dated and b not (an
+    undated text's date is when it was fetched)."""
+    if a.dated and a.published and not b.dated:
+        return True
     if not (a.dated and b.dated and a.published and b.published):
         return False
     return _iso(a.published) < _iso(b.published)

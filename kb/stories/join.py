@@ -142,22 +142,14 @@ def place(article_id: str, new: Signature, candidates: Pool | Sequence[Member]) 
     pool = candidates if isinstance(candidates, Pool) else Pool(candidates)
     if not new.matchable or not pool.members:
         return Placement(article_id, "", 1.0)
-    minhash, vectors, multilingual = pool.stacked()
+    copy = copy_in(article_id, new, pool)
+    if copy is not None:
+        return copy
+    _, vectors, multilingual = pool.stacked()
     others = np.ones(len(pool.members), dtype=bool)
     own = pool.index.get(article_id)
     if own is not None:
         others[own] = False
-    if minhash.shape[1] != new.minhash.shape[0]:
-        return Placement(article_id, "", 1.0)
-    wording = np.where(others, (minhash == new.minhash).mean(axis=1), -1.0)
-    if own is not None:  # an edited article's earlier rows (zeros) match nothing either
-        wording[[i for i, m in enumerate(pool.members) if m.article_id == article_id]] = -1.0
-    copy = int(np.argmax(wording))
-    if wording[copy] >= COPY_OVERLAP:
-        original = pool.members[copy]
-        return Placement(
-            original.story_id, original.copy_of or original.article_id, float(wording[copy])
-        )
     if not new.dated:  # its date is when it was fetched: nothing says the event is recent
         return Placement(article_id, "", 1.0)
     close = np.zeros(len(pool.members), dtype=bool)
@@ -177,6 +169,25 @@ def place(article_id: str, new: Signature, candidates: Pool | Sequence[Member]) 
     if best is None:
         return Placement(article_id, "", 1.0)
     return Placement(best.story_id, "", best_score, tuple(sorted(stories - {best.story_id})))
+
+
+def copy_in(article_id: str, new: Signature, pool: Pool) -> Placement | None:
+    """The placement of an article as a copy of the pool's member whose wording it shares
+    most (its original's story), or None when it copies none of them."""
+    if not new.matchable or not pool.members:
+        return None
+    minhash, _, _ = pool.stacked()
+    if minhash.shape[1] != new.minhash.shape[0]:
+        return None
+    others = np.array([m.article_id != article_id for m in pool.members], dtype=bool)
+    wording = np.where(others, (minhash == new.minhash).mean(axis=1), -1.0)
+    copy = int(np.argmax(wording))
+    if wording[copy] < COPY_OVERLAP:
+        return None
+    original = pool.members[copy]
+    return Placement(
+        original.story_id, original.copy_of or original.article_id, float(wording[copy])
+    )
 
 
 def same_event(a: Signature, b: Signature) -> float:
