@@ -18,6 +18,7 @@ from conftest import FakeEmbedder, asked_url
 from server import FixtureServer, simple_rss
 
 from kb import KnowledgeBase, Settings
+from kb.article import url_date
 from kb.evaluation.shared import SHARED
 from kb.fetch import Fetcher
 
@@ -227,7 +228,14 @@ def ingest_case(kb: KnowledgeBase, good: str, source: str, case: Case) -> None:
     for text, meta in new.values():
         assert text.strip()
         assert meta["published"]
-        assert meta["published_from"] == "fetched" if case.undated else "feed"
+        source, day = meta["published_from"], url_date(str(meta["url"]))
+        # An item the feed cannot date takes its link's day, else the time it was fetched.
+        assert source in (("url", "fetched") if case.undated else ("feed", "url", "fetched"))
+        if source == "url":
+            assert day is not None
+            assert meta["published"] == day.isoformat()
+        elif source == "fetched":
+            assert day is None
 
 
 @pytest.mark.parametrize("case", ROUTES.values(), ids=ROUTES.keys())
