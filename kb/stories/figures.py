@@ -43,10 +43,7 @@ NUMBER_WORDS: dict[str, str] = {
     "dozen": "12",
     "docena": "12",
 }
-#: Words that scale the number before them ("2.5 billion" is one figure).
-SCALES = frozenset(
-    "hundred thousand million millions billion billions trillion mil millón millones".split()
-)
+#: Words that scale the number before them ("2.5 billion" is one figure), and by how much.
 SCALE_VALUES = {
     "hundred": 1e2,
     "thousand": 1e3,
@@ -59,6 +56,7 @@ SCALE_VALUES = {
     "billions": 1e9,
     "trillion": 1e12,
 }
+SCALES = frozenset(SCALE_VALUES)
 #: Two reports disagree on a figure when they give near numbers for one thing: the smaller at
 #: least this share of the larger (3 and 4 cases, 39 % and 40 %, 10 and 15 minutes). Numbers
 #: further apart count different things ("five companies" join "the nine" to make "14").
@@ -141,8 +139,9 @@ def differing(
             theirs = figures_of(sentence, other_language)
             if not theirs:
                 continue
-            shared = len(own_words & _content(sentence, other_language))
-            smaller = min(len(own_words), len(_content(sentence, other_language))) or 1
+            their_words = _content(sentence, other_language)
+            shared = len(own_words & their_words)
+            smaller = min(len(own_words), len(their_words)) or 1
             if shared < MIN_SHARED or shared / smaller < SHARED_WORDS:
                 continue
             pair = _disagreement(mine, theirs, (own_numbers, _numbers(sentence)))
