@@ -1,9 +1,9 @@
 """The ingest pipeline: feeds -> items -> page or feed text -> passages -> vectors -> store.
 
-Feeds are read concurrently; pages are fetched, extracted and chunked concurrently (a few per
-host) while one thread embeds and the main thread writes, so network, extraction, embedding and
-writing overlap. Articles are embedded in groups of about EMBED_GROUP passages (the embedder
-shares a group between its threads) and each group is written, in order, as: catalog rows
+Feeds are read concurrently; pages are fetched and extracted concurrently (a few per host)
+while the main thread chunks, embeds and writes, so network and extraction overlap embedding.
+Articles are embedded in groups of about EMBED_GROUP passages (the model is much faster on full,
+length-sorted batches than on one article at a time) and each group is written as: catalog rows
 marked pending, old passages deleted, new passages upserted in one batch, catalog rows completed,
 so a crash anywhere is repaired by the next run and never leaves duplicates or stale passages.
 """
@@ -14,7 +14,7 @@ import contextlib
 import logging
 import threading
 import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Generator, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, replace
@@ -77,17 +77,6 @@ class _Ready:
     embed: bool
 
 
-@dataclass(frozen=True)
-class _Fetched:
-    """What a fetch worker made of an item: its page's text (or why none), and the article
-    composed from page and feed with its passages (None when neither holds text)."""
-
-    page: PageText | None
-    reason: str
-    article: Article | None
-    passages: list[Passage]
-
-
 @dataclass
 class _FeedState:
     """A feed read in this run: its validators are saved only once all its items are stored,
@@ -126,7 +115,6 @@ class Ingestor:
         self._feeds: dict[str, _FeedState] = {}
         self._timings: dict[str, float] = {}
         self._timing_lock = threading.Lock()
-        self._load_lock = threading.Lock()
         self._published = self.clock.monotonic()
         #: Places each written article in its story (kb.stories), remembering the recent
         #: articles' signatures for the run.
@@ -145,10 +133,9 @@ class Ingestor:
     @property
     def embedder(self) -> Embedder:
         """The model, loaded only once an article needs it (an unchanged refresh never does)."""
-        with self._load_lock:  # the fetch workers chunk with its tokenizer
-            if not isinstance(self._embedder, Embedder):
-                self._embedder = self._embedder()
-            return self._embedder
+        if not isinstance(self._embedder, Embedder):
+            self._embedder = self._embedder()
+        return self._embedder
 
     def run(self, sources: Iterable[str], *, backfill: int = 1) -> IngestReport:
         """Ingest every feed (and pages 2..backfill of WordPress feed archives); feed and item
@@ -158,8 +145,33 @@ class Ingestor:
         with self._timed("feeds"):
             work = self._collect(check_sources(sources), report, backfill)
         report.removed = self._drop_interrupted({unit.article_id for unit in work})
-        with ThreadPoolExecutor(1, thread_name_prefix="kb-embed-ahead") as ahead:
-            self._write_all(work, report, ahead)
+        group: list[_Ready] = []
+        done = 0
+        pages = self._fetch_pages(work)
+        for unit, page, reason in pages:
+            if self._stop():
+                pages.close()  # cancels the page fetches not yet started
+                report.interrupted = True
+                break
+            if group and _same_article(unit, page, group):
+                self._write(group)  # the catalog must know the first before the second merges
+                done, group = done + len(group), []
+            ready = self._prepare(unit, page, reason, report)
+            if ready is None:
+                self._feeds[unit.feed.url].complete = False
+                done += 1
+            elif ready.embed:
+                group.append(ready)
+            else:
+                self._write([ready])
+                done += 1
+            if sum(len(r.passages) for r in group) >= EMBED_GROUP:
+                self._write(group)
+                done, group = done + len(group), []
+            self.progress("articles", done, len(work))
+        if group:
+            self._write(group)
+            self.progress("articles", done + len(group), len(work))
         if not report.interrupted:
             with self._timed("stories"):
                 try:
@@ -179,58 +191,6 @@ class Ingestor:
         report.elapsed = self.clock.monotonic() - started
         report.timings = {k: round(v, 3) for k, v in sorted(self._timings.items())}
         return report
-
-    def _write_all(
-        self, work: list[_Work], report: IngestReport, ahead: ThreadPoolExecutor
-    ) -> None:
-        """Prepare, embed and write every item as its page arrives. A full group is embedded
-        in the ahead thread while the group before it is written and the next one gathered;
-        groups are written in order, and every group is written before the run ends."""
-        group: list[_Ready] = []
-        pending: deque[tuple[list[_Ready], Future[np.ndarray | None]]] = deque()
-        done = 0
-
-        def embed(batch: list[_Ready]) -> None:
-            if batch:
-                pending.append((batch, ahead.submit(self._embed, batch)))
-
-        def write(keep: int) -> int:
-            written = 0
-            while len(pending) > keep:
-                batch, vectors = pending.popleft()
-                self._store(batch, vectors.result())
-                written += len(batch)
-            return written
-
-        pages = self._fetch_pages(work)
-        for unit, fetched in pages:
-            if self._stop():
-                pages.close()  # cancels the page fetches not yet started
-                report.interrupted = True
-                break
-            waiting = group + [r for batch, _ in pending for r in batch]
-            if waiting and _same_article(unit, fetched.page, waiting):
-                # the catalog must know the first before the second merges
-                embed(group)
-                done, group = done + write(0), []
-            ready = self._prepare(unit, fetched, report)
-            if ready is None:
-                self._feeds[unit.feed.url].complete = False
-                done += 1
-            elif ready.embed:
-                group.append(ready)
-            else:
-                self._store([ready], None)
-                done += 1
-            if sum(len(r.passages) for r in group) >= EMBED_GROUP:
-                embed(group)
-                group = []
-                done += write(1)
-            self.progress("articles", done, len(work))
-        if group:
-            embed(group)
-        done += write(0)
-        self.progress("articles", done, len(work))
 
     def _publish(self, *, refreshed: bool = False) -> None:
         """Tell other processes the writes so far are there to read; this process's own store
@@ -340,39 +300,20 @@ class Ingestor:
             feed=feed,
         )
 
-    def _fetch_pages(self, work: list[_Work]) -> Generator[tuple[_Work, _Fetched], None, None]:
-        """(work, what its fetch made) as pages arrive, fetched, composed and chunked
-        concurrently."""
+    def _fetch_pages(
+        self, work: list[_Work]
+    ) -> Generator[tuple[_Work, PageText | None, str], None, None]:
+        """(work, page text or None, why not) as pages arrive, fetched concurrently."""
         with ThreadPoolExecutor(max_workers=self.settings.fetch_workers) as pool:
-            futures: dict[Future[_Fetched], _Work] = {
-                pool.submit(self._gather, unit): unit for unit in work
+            futures: dict[Future[tuple[PageText | None, str]], _Work] = {
+                pool.submit(self._page, unit.url): unit for unit in work
             }
             try:
                 for future in as_completed(futures):
-                    yield futures[future], future.result()
+                    page, reason = future.result()
+                    yield futures[future], page, reason
             finally:  # a stopped run waits for the fetches under way only
                 pool.shutdown(wait=True, cancel_futures=True)
-
-    def _gather(self, unit: _Work) -> _Fetched:
-        """An item's page, its article composed from page and feed, and its passages."""
-        page, reason = self._page(unit.url)
-        article = compose_article(
-            unit.item,
-            page,
-            url=unit.url or unit.item.guid,
-            feed=unit.feed.title,
-            feed_url=unit.feed.url,
-        )
-        if article is None:
-            return _Fetched(page, reason, None, [])
-        with self._timed("chunk"):
-            passages = chunk_text(
-                article.text,
-                count_tokens=self.embedder.count_tokens,
-                max_tokens=self.embedder.max_tokens - TITLE_TOKENS - 2,
-                overlap_tokens=OVERLAP_TOKENS,
-            )
-        return _Fetched(page, reason, article, passages)
 
     def _page(self, url: str) -> tuple[PageText | None, str]:
         if not url.startswith(("http://", "https://")):
@@ -389,17 +330,20 @@ class Ingestor:
             page = extract_page(response.body, url=response.url)
         return page, "" if page else "no article text on the page"
 
-    def _prepare(self, unit: _Work, fetched: _Fetched, report: IngestReport) -> _Ready | None:
-        """Date one composed item and count it; None when it holds no text anywhere (counted
-        as failed)."""
-        page, reason, article, passages = (
-            fetched.page,
-            fetched.reason,
-            fetched.article,
-            fetched.passages,
-        )
+    def _prepare(
+        self, unit: _Work, page: PageText | None, reason: str, report: IngestReport
+    ) -> _Ready | None:
+        """Compose and chunk one item and count it; None when it holds no text anywhere
+        (counted as failed)."""
         if reason:
             report.page_errors[reason] = report.page_errors.get(reason, 0) + 1
+        article = compose_article(
+            unit.item,
+            page,
+            url=unit.url or unit.item.guid,
+            feed=unit.feed.title,
+            feed_url=unit.feed.url,
+        )
         if article is None:
             why = "no text in the feed and " + (reason or "no page text")
             name = unit.url or unit.item.title or unit.item.guid or f"an item of {unit.feed.url}"
@@ -413,6 +357,13 @@ class Ingestor:
             article = replace(article, published=self.clock.now(), published_from="fetched")
         else:
             article = replace(article, published=published.astimezone(UTC))
+        with self._timed("chunk"):
+            passages = chunk_text(
+                article.text,
+                count_tokens=self.embedder.count_tokens,
+                max_tokens=self.embedder.max_tokens - TITLE_TOKENS - 2,
+                overlap_tokens=OVERLAP_TOKENS,
+            )
         content_hash, meta_hash = text_hash(article), metadata_hash(article)
         record = self.catalog.article(unit.article_id)
         stored = record is not None and record.state == "stored"
@@ -444,19 +395,15 @@ class Ingestor:
             return replace(unit, article_id=owner, aliases=aliases)
         return replace(unit, aliases=aliases)
 
-    def _embed(self, group: list[_Ready]) -> np.ndarray | None:
-        """The vectors of a group's passages (None when it has none)."""
+    def _write(self, group: list[_Ready]) -> None:
+        """Replace the passages of a group of articles (or, for embed=False, only their
+        metadata) so that a crash at any point is repaired by the next ingest: every article is
+        marked pending before its passages change and completed after they are written."""
         texts = [
             embedding_text(r.article.title, p.text) for r in group if r.embed for p in r.passages
         ]
         with self._timed("embed"):
-            return self.embedder.embed(texts) if texts else None
-
-    def _store(self, group: list[_Ready], vectors: np.ndarray | None) -> None:
-        """Replace the passages of a group of articles with their vectors (or, for
-        embed=False, only their metadata) so that a crash at any point is repaired by the next
-        ingest: every article is marked pending before its passages change and completed after
-        they are written."""
+            vectors = self.embedder.embed(texts) if texts else None
         with self._timed("store"):
             ids, passages, metadatas = [], [], []
             chunk_ids = [[chunk_id(r.unit.article_id, p.index) for p in r.passages] for r in group]
