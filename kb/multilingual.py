@@ -41,8 +41,6 @@ _EMB_DIM = 512
 _CNN_DIM = 256
 _ORDERS = ((2, 0), (3, 1), (5, 2))
 _FEATURES = _EMB_DIM + len(_ORDERS) * _CNN_DIM
-#: The tokenizer's unknown piece and the markers around a text.
-_UNKNOWN, _BEGIN, _END = 0, 1, 2
 #: Runtimes by the embedding backend they go with (kb.config.BACKENDS): the torch backend is
 #: the reference, and so is the package's numpy.
 RUNTIMES = {"onnx-int8": "onnx-int8", "onnx": "onnx", "torch": "numpy"}
@@ -65,7 +63,6 @@ class Usem3Embedder:
             self._model = USE(threads=threads)
             self._net: Any = self._model._model  # the numpy backend: weights and tokenizer
             self._session = None if runtime == "numpy" else _build(self._net, runtime, threads)
-            self._pieces = _PieceSplitter(self._net.sp)
         except EmbedderError:
             raise
         except Exception as exc:
@@ -104,7 +101,9 @@ class Usem3Embedder:
         sums = np.empty((len(texts), _FEATURES), dtype=np.float32)
         lengths = np.empty(len(texts), dtype=np.float32)
         for row, text in enumerate(texts):
-            ids = np.asarray(self._pieces.ids(text), dtype=np.int64)
+            ids = np.asarray(
+                net.sp.encode(text, out_type=int, add_bos=True, add_eos=True), dtype=np.int64
+            )
             chunk = ids % len(net.scale)
             embedded = net.table[ids].astype(np.float32)
             embedded *= net.scale[chunk, None]
@@ -112,31 +111,6 @@ class Usem3Embedder:
             sums[row] = session.run(None, {"tokens": embedded})[0]
             lengths[row] = len(ids)
         return _head(net, sums, lengths)
-
-
-class _PieceSplitter:
-    """The package's tokenizer with its slow half in Rust: the package's own normalizer, then
-    the same unigram vocabulary and scores segmented by Hugging Face tokenizers' Viterbi
-    (2.3x faster in all). A text with a piece outside the vocabulary is left to the package
-    whole: tokenizers fuses a run of unknown characters into one piece, the package does
-    not. On 33,579 texts (the newsroom's passages and the retrieval sets' lines) the ids
-    were the package's every time; tests/test_multilingual.py checks it again."""
-
-    def __init__(self, package: Any) -> None:
-        from tokenizers import Tokenizer, models
-
-        self._package = package
-        vocabulary = list(zip(package._pieces, map(float, package._scores), strict=True))
-        self._model = Tokenizer(models.Unigram(vocabulary, _UNKNOWN, False)).model
-
-    def ids(self, text: str) -> list[int]:
-        """The text's piece ids between the begin and end markers, as the package gives them."""
-        normalized = self._package._normalizer.normalize(text)
-        if normalized:
-            ids = [token.id for token in self._model.tokenize(normalized)]
-            if _UNKNOWN not in ids:
-                return [_BEGIN, *ids, _END]
-        return list(self._package.encode(text, out_type=int, add_bos=True, add_eos=True))
 
 
 def _head(net: Any, sums: Vectors, lengths: Vectors) -> Vectors:

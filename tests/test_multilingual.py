@@ -1,5 +1,5 @@
 """The multilingual model's runtimes (kb.multilingual): the ONNX graph built from the package's
-weights gives the package's vectors, its tokenizer the package's ids, and a vector does not
+weights gives the package's vectors, and a vector does not
 depend on the texts embedded beside it, in one thread or in the joint embedder's workers."""
 
 import numpy as np
@@ -7,7 +7,7 @@ import pytest
 
 from kb.embed import WORKERS, JointEmbedder, OnnxEmbedder, load_embedder
 from kb.errors import EmbedderError
-from kb.multilingual import Usem3Embedder, _PieceSplitter
+from kb.multilingual import Usem3Embedder
 
 pytestmark = pytest.mark.real_model
 
@@ -37,14 +37,6 @@ def numpy_model() -> Usem3Embedder:
 @pytest.fixture(scope="module")
 def int8_model() -> Usem3Embedder:
     return Usem3Embedder()
-
-
-def test_the_tokenizer_gives_the_package_s_ids(numpy_model: Usem3Embedder) -> None:
-    package = numpy_model._net.sp
-    splitter = _PieceSplitter(package)
-    for text in TEXTS:
-        expected = package.encode(text, out_type=int, add_bos=True, add_eos=True)
-        assert splitter.ids(text) == expected, text
 
 
 @pytest.mark.parametrize(("runtime", "floor"), [("onnx", 0.99999), ("onnx-int8", 0.999)])
