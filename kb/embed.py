@@ -463,14 +463,35 @@ def _export(directory: Path, target: Path, *, quantized: bool) -> None:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
             result = Path(tmp) / "int8.onnx"
-            quantize_dynamic(
-                fp32,
-                result,
-                weight_type=QuantType.QInt8,
-                per_channel=True,
-                op_types_to_quantize=["MatMul"],
-            )
+            with quiet_quantizer():
+                quantize_dynamic(
+                    fp32,
+                    result,
+                    weight_type=QuantType.QInt8,
+                    per_channel=True,
+                    op_types_to_quantize=["MatMul"],
+                )
         os.replace(result, target)  # atomic: readers see no file or the whole file
+
+
+class _PreprocessAdvice(logging.Filter):
+    """ONNX Runtime's quantizer advises "pre-processing" on the root logger, a warning a new
+    user saw on the first run; kb's graphs need none (their shapes are known)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Please consider to run pre-processing")
+
+
+@contextlib.contextmanager
+def quiet_quantizer() -> Iterator[None]:
+    """While ONNX Runtime quantizes, without its advice to pre-process (other records pass)."""
+    advice = _PreprocessAdvice()
+    root = logging.getLogger()
+    root.addFilter(advice)
+    try:
+        yield
+    finally:
+        root.removeFilter(advice)
 
 
 def session(model: str | bytes, *, threads: int = 0) -> Any:

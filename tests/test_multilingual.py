@@ -2,10 +2,12 @@
 weights gives the package's vectors, and a vector does not
 depend on the texts embedded beside it, in one thread or in the joint embedder's workers."""
 
+import logging
+
 import numpy as np
 import pytest
 
-from kb.embed import WORKERS, JointEmbedder, OnnxEmbedder, load_embedder
+from kb.embed import WORKERS, JointEmbedder, OnnxEmbedder, load_embedder, quiet_quantizer
 from kb.errors import EmbedderError
 from kb.multilingual import Usem3Embedder
 
@@ -83,3 +85,16 @@ def test_a_spanish_question_is_nearest_its_english_answer(int8_model: Usem3Embed
         ]
     )
     assert float(question @ answer) > float(question @ other) + 0.1
+
+
+def test_building_the_int8_graph_prints_no_advice(caplog: pytest.LogCaptureFixture) -> None:
+    """ONNX Runtime's quantizer advises pre-processing on the root logger; a new user saw it
+    on the first run. Other records still pass while it is quiet."""
+    with caplog.at_level(logging.INFO):
+        Usem3Embedder()
+        with quiet_quantizer():
+            logging.warning("Please consider to run pre-processing before quantization.")
+            logging.warning("a record kb wants to keep")
+    messages = [record.getMessage() for record in caplog.records]
+    assert not [m for m in messages if "pre-processing" in m]
+    assert "a record kb wants to keep" in messages
