@@ -51,7 +51,7 @@ class Usem3Embedder:
     max_tokens = 100_000  # no window: a long text is averaged (kb's passages are ~200 pieces)
 
     def __init__(self, *, runtime: str = "onnx-int8", threads: int = 1) -> None:
-        if runtime not in ("onnx-int8", "onnx", "numpy"):
+        if runtime not in RUNTIMES.values():
             raise EmbedderError(f"unknown runtime {runtime!r} for the multilingual model")
         self.runtime = runtime
         try:
